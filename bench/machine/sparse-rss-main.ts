@@ -1,0 +1,3 @@
+import { sparseRssChild } from './sparse-rss.js';
+
+sparseRssChild();

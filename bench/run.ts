@@ -1,0 +1,77 @@
+/**
+ * `npm run bench [-- --json] [-- name...]`: runs the benchmarks and prints a table, or one JSON
+ * document `{ "results": [...] }` for tracking figures over time. Figures are reported, never
+ * asserted: a slow machine must not fail the build.
+ */
+import { benchCacheHitLoad } from './machine/cache-hit-load.js';
+import { benchDeviceRead, benchDeviceReadIommu } from './machine/device-read.js';
+import { benchIotlbHit } from './machine/iotlb.js';
+import { benchSparseRss } from './machine/sparse-rss.js';
+import type { BenchResult, Benchmark } from './types.js';
+
+export const BENCHMARKS: readonly Benchmark[] = [
+  { name: 'machine/device-read', run: benchDeviceRead },
+  { name: 'machine/device-read-iommu', run: benchDeviceReadIommu },
+  { name: 'machine/cache-hit-load', run: benchCacheHitLoad },
+  { name: 'machine/iotlb-hit', run: benchIotlbHit },
+  { name: 'machine/sparse-rss', run: benchSparseRss },
+];
+
+function meets(r: BenchResult): boolean | undefined {
+  if (r.target === undefined) return undefined;
+  const v = r.ratio ?? r.value;
+  return r.better === 'lower' ? v <= r.target : v >= r.target;
+}
+
+function fmt(n: number | undefined): string {
+  if (n === undefined) return '';
+  if (Math.abs(n) >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
+  return Number.isInteger(n) ? String(n) : n.toFixed(2);
+}
+
+function table(results: readonly BenchResult[]): string {
+  const head = ['benchmark', 'value', 'unit', 'baseline', 'ratio', 'target', 'ok'];
+  const rows = results.map((r) => {
+    const ok = meets(r);
+    const target =
+      r.target === undefined ? '' : `${r.better === 'lower' ? '<=' : '>='} ${fmt(r.target)}`;
+    return [
+      r.name,
+      fmt(r.value),
+      r.unit,
+      fmt(r.baseline),
+      fmt(r.ratio),
+      target,
+      ok === undefined ? '' : ok ? 'yes' : 'NO',
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+async function main(args: string[]): Promise<number> {
+  const json = args.includes('--json');
+  const names = args.filter((a) => !a.startsWith('--'));
+  const unknown = names.filter((n) => !BENCHMARKS.some((b) => b.name === n));
+  if (unknown.length > 0) {
+    process.stderr.write(
+      `bench: unknown benchmark ${unknown.join(', ')}; known: ${BENCHMARKS.map((b) => b.name).join(', ')}\n`,
+    );
+    return 2;
+  }
+  const chosen = names.length === 0 ? BENCHMARKS : BENCHMARKS.filter((b) => names.includes(b.name));
+  const results: BenchResult[] = [];
+  for (const b of chosen) {
+    if (!json) process.stderr.write(`running ${b.name}...\n`);
+    results.push(await b.run());
+  }
+  process.stdout.write(json ? JSON.stringify({ results }, null, 2) + '\n' : table(results) + '\n');
+  return 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));

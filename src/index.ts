@@ -1,0 +1,26 @@
+/**
+ * dmasim's library entry point: the simulated machine (this release) and, as later layers land,
+ * the kernel's DMA mapping layer, devices, drivers and checkers.
+ */
+export * from './lib/addr.js';
+export { ConfigError, SimulatorBug, BusError } from './lib/errors.js';
+export { Rng } from './lib/rng.js';
+export { Machine } from './machine/machine.js';
+export type { MachineConfig } from './machine/machine.js';
+export { ARCH_NAMES, findProfile } from './machine/profile.js';
+export type { ArchName, ArchProfile, BarrierTable, RamBank } from './machine/profile.js';
+export { MemAttr } from './machine/memory/attr.js';
+export type { MmioHandler, Region } from './machine/memory/physmap.js';
+export type { MemPort } from './machine/memory/port.js';
+export { Cpu } from './machine/cpu/cpu.js';
+export { DataCache } from './machine/cache/cache.js';
+export type { CacheStats } from './machine/cache/cache.js';
+export { DmaPort } from './machine/bus/dma-port.js';
+export type { BusMasterConfig } from './machine/bus/interconnect.js';
+export { Clock } from './machine/clock/clock.js';
+export { EventBus, DmaStatus } from './machine/events.js';
+export type { MachineEvent, IommuFault } from './machine/events.js';
+export { Iommu } from './machine/iommu/iommu.js';
+export type { IommuConfig } from './machine/iommu/iommu.js';
+export { runCoherenceDemo } from './scenarios/coherence.js';
+export type { CoherenceDemo } from './scenarios/coherence.js';

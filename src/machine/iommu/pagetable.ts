@@ -1,0 +1,333 @@
+/**
+ * DOC: I/O page tables in the Intel VT-d second-level format (VT-d spec §3.6, §9.8), stored in
+ * simulated RAM. Each table is one 4 KiB page of 512 little-endian 8-byte entries; a 39/48/57-bit
+ * address width uses 3/4/5 levels. Entry bits: 0 = Read, 1 = Write, 7 = PS (leaf block at level
+ * 2 or 3), 12..51 = address of the next table or of the page. An entry is present when R or W is
+ * set: VT-d has no separate present bit. Directory entries carry R|W as Linux sets them, and the
+ * rights of a translation are the AND over the levels walked.
+ *
+ * Two sides use the format: {@link IoPageTable}, the writer, does what the intel-iommu driver does
+ * (map/unmap through the CPU's port, table pages from a callback), and {@link PageWalker} does what
+ * the remapping hardware does on an IOTLB miss (read entries through its own port).
+ * MODEL: entries hold only R, W, PS and the address; SNP, EMT, IPAT, TM and the reserved-bit checks
+ * of §7 are not modelled, except that PS above level 3 is reported as a reserved field.
+ */
+import { hex } from '../../lib/addr.js';
+import { ConfigError, assert } from '../../lib/errors.js';
+import type { MemPort } from '../memory/port.js';
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 1 << PAGE_SHIFT;
+/** 2 MiB: the leaf block of a level-2 entry with PS set. */
+export const BLOCK_2M = 1 << 21;
+/** Entries per table: 4 KiB / 8 bytes. */
+const ENTRIES = 512;
+const PTE_SIZE = 8;
+export const PTE_R = 1 << 0;
+export const PTE_W = 1 << 1;
+export const PTE_PS = 1 << 7;
+/** Bits 12..31 of the address, in the low half of an entry. */
+const ADDR_LO_MASK = 0xfffff000;
+/** Bits 32..51 of the address, in the high half of an entry. */
+const ADDR_HI_MASK = 0x000fffff;
+const TWO_32 = 2 ** 32;
+const ADDR_LIMIT = 2 ** 52;
+
+/** Bytes covered by one entry of a level (1 = 4 KiB page, 2 = 2 MiB, 3 = 1 GiB, ...). */
+export function levelSize(level: number): number {
+  return 2 ** (PAGE_SHIFT + 9 * (level - 1));
+}
+
+/** Table levels for an address width (AGAW): 39 → 3, 48 → 4, 57 → 5. */
+export function levelsFor(addressWidth: number): number {
+  return (addressWidth - PAGE_SHIFT) / 9;
+}
+
+/** Access rights of a mapping (IOMMU_READ / IOMMU_WRITE of `iommu_map`). */
+export interface MapProt {
+  readonly read: boolean;
+  readonly write: boolean;
+  /** Use 2 MiB blocks where IOVA, phys and the remaining size allow it (Linux's superpages). */
+  readonly superpage?: boolean;
+}
+
+/** A software lookup result, for tests and the visualizer. */
+export interface Translation {
+  /** Physical address of the looked-up IOVA, page offset included. */
+  readonly phys: number;
+  /** Bytes of the page or block that holds it (4096, 2 MiB or 1 GiB). */
+  readonly pageSize: number;
+  readonly read: boolean;
+  readonly write: boolean;
+}
+
+/** Reads and writes one 64-bit entry as two 32-bit halves, so no bigint is needed. */
+class PteIo {
+  /** Low and high 32 bits of the entry last read. */
+  lo = 0;
+  hi = 0;
+  private readonly buf = new Uint8Array(PTE_SIZE);
+  private readonly view = new DataView(this.buf.buffer);
+
+  constructor(private readonly mem: MemPort) {}
+
+  read(entryAddr: number): void {
+    this.mem.read(entryAddr, this.buf, 0, PTE_SIZE);
+    this.lo = this.view.getUint32(0, true);
+    this.hi = this.view.getUint32(4, true);
+  }
+
+  write(entryAddr: number, addr: number, bits: number): void {
+    this.view.setUint32(0, (addr % TWO_32) | bits, true);
+    this.view.setUint32(4, Math.floor(addr / TWO_32), true);
+    this.mem.write(entryAddr, this.buf, 0, PTE_SIZE);
+  }
+
+  clear(entryAddr: number): void {
+    this.buf.fill(0);
+    this.mem.write(entryAddr, this.buf, 0, PTE_SIZE);
+  }
+
+  /** Address field (bits 12..51) of the entry last read. */
+  get addr(): number {
+    return ((this.lo & ADDR_LO_MASK) >>> 0) + (this.hi & ADDR_HI_MASK) * TWO_32;
+  }
+}
+
+/** Address of the entry for `iova` in the table at `table`, at `level`. */
+function entryAt(table: number, iova: number, level: number): number {
+  return table + (Math.floor(iova / levelSize(level)) & (ENTRIES - 1)) * PTE_SIZE;
+}
+
+/** A walk's verdict besides the rights: an entry had PS set where VT-d reserves it. */
+export const WALK_RESERVED = -1;
+
+/**
+ * The hardware side: walks a domain's tables through a port, as the remapping unit does on an
+ * IOTLB miss. Results land in fields, so a walk allocates nothing.
+ */
+export class PageWalker {
+  /** Physical address of the page or block found by the last walk. */
+  pageBase = 0;
+  /** Size of that page or block in bytes. */
+  pageSize = PAGE_SIZE;
+  private readonly pte: PteIo;
+
+  constructor(mem: MemPort) {
+    this.pte = new PteIo(mem);
+  }
+
+  /**
+   * Walks from `root` (a table of level `levels`) to the leaf for `iova`.
+   * @returns the rights of the translation (PTE_R | PTE_W, ANDed over the levels), 0 when an
+   *   entry on the way is not present, or WALK_RESERVED when PS is set above level 3.
+   */
+  walk(root: number, levels: number, iova: number): number {
+    const pte = this.pte;
+    let table = root;
+    let rights = PTE_R | PTE_W;
+    for (let level = levels; level >= 1; level--) {
+      pte.read(entryAt(table, iova, level));
+      rights &= pte.lo;
+      if (rights === 0) return 0;
+      if (level === 1 || (pte.lo & PTE_PS) !== 0) {
+        // PS is a leaf at level 2 (2 MiB) or 3 (1 GiB, SLLPS); above that it is reserved (§9.8).
+        if (level > 3) return WALK_RESERVED;
+        this.pageSize = levelSize(level);
+        this.pageBase = pte.addr;
+        return rights;
+      }
+      table = pte.addr;
+    }
+    assert(false, `iommu walk of ${hex(iova)} ran past level 1`);
+  }
+}
+
+/** Outcome of placing one leaf. */
+const enum Place {
+  DONE,
+  /** Something is already mapped there. */
+  BUSY,
+  /** A 2 MiB block was asked for but a level-1 table already hangs there. */
+  HAS_TABLE,
+}
+
+/** What the writer needs from its owner. */
+export interface IoPageTableOptions {
+  /** 3, 4 or 5 (see levelsFor). */
+  readonly levels: number;
+  /** The CPU's path to the tables (the kernel writes them with ordinary stores). */
+  readonly mem: MemPort;
+  /** Returns the physical address of a zeroed, 4 KiB-aligned page for a new table. */
+  readonly allocTable: () => number;
+}
+
+/**
+ * The software side: one domain's tables, written as the intel-iommu driver does.
+ * MODEL: table pages emptied by unmap are kept (Linux frees them on a covering range unmap); an
+ * existing level-1 table is never replaced by a 2 MiB block: the range is mapped in 4 KiB pages.
+ */
+export class IoPageTable {
+  /** Physical address of the top-level table (what the context entry's SLPTPTR would hold). */
+  readonly root: number;
+  readonly levels: number;
+  private readonly allocTable: () => number;
+  private readonly pte: PteIo;
+  private readonly walker: PageWalker;
+  /** Address of the entry `descend` stopped at. */
+  private lastEntry = 0;
+
+  constructor(opts: IoPageTableOptions) {
+    this.levels = opts.levels;
+    this.allocTable = opts.allocTable;
+    this.pte = new PteIo(opts.mem);
+    this.walker = new PageWalker(opts.mem);
+    this.root = this.newTable();
+  }
+
+  /** Bytes of IOVA space the tables cover. */
+  get span(): number {
+    return levelSize(this.levels + 1);
+  }
+
+  /**
+   * Maps `size` bytes at `iova` to `phys` (cf. `intel_iommu_map_pages`).
+   * Throws ConfigError on a misaligned or out-of-range argument, no rights, or a range that is
+   * already partly mapped; in that case nothing stays mapped.
+   */
+  map(iova: number, phys: number, size: number, prot: MapProt): void {
+    this.checkRange('map', iova, size);
+    checkAligned('map', 'phys', phys);
+    if (phys + size > ADDR_LIMIT) {
+      throw new ConfigError(`iommu map: phys ${hex(phys)} + size ${hex(size)} passes 2^52`);
+    }
+    if (!prot.read && !prot.write) {
+      throw new ConfigError(`iommu map: IOVA ${hex(iova)} with neither read nor write; give one`);
+    }
+    const bits = (prot.read ? PTE_R : 0) | (prot.write ? PTE_W : 0);
+    let done = 0;
+    while (done < size) {
+      const va = iova + done;
+      const pa = phys + done;
+      const block =
+        prot.superpage === true &&
+        va % BLOCK_2M === 0 &&
+        pa % BLOCK_2M === 0 &&
+        size - done >= BLOCK_2M;
+      let r = block ? this.place(va, pa, 2, bits | PTE_PS) : Place.HAS_TABLE;
+      if (r === Place.DONE) {
+        done += BLOCK_2M;
+        continue;
+      }
+      r = this.place(va, pa, 1, bits);
+      if (r !== Place.DONE) {
+        if (done > 0) this.unmap(iova, done);
+        throw new ConfigError(
+          `iommu map: IOVA ${hex(va)} is already mapped; unmap ${hex(iova)}+${hex(size)} first`,
+        );
+      }
+      done += PAGE_SIZE;
+    }
+  }
+
+  /**
+   * Unmaps the leaves in [iova, iova + size) (cf. `intel_iommu_unmap_pages`). A 2 MiB block that
+   * the range only partly covers is unmapped whole, as Linux does. Holes are skipped.
+   * @returns bytes unmapped (whole pages and blocks); 0 if nothing was mapped.
+   */
+  unmap(iova: number, size: number): number {
+    this.checkRange('unmap', iova, size);
+    const end = iova + size;
+    let unmapped = 0;
+    let va = iova;
+    while (va < end) {
+      const level = this.descend(va);
+      const step = levelSize(level);
+      if ((this.pte.lo & (PTE_R | PTE_W)) !== 0) {
+        this.pte.clear(this.lastEntry);
+        unmapped += step;
+      }
+      va = Math.floor(va / step) * step + step;
+    }
+    return unmapped;
+  }
+
+  /** Software walk (cf. `intel_iommu_iova_to_phys`); undefined when not mapped. */
+  lookup(iova: number): Translation | undefined {
+    if (!Number.isSafeInteger(iova) || iova < 0 || iova >= this.span) return undefined;
+    const rights = this.walker.walk(this.root, this.levels, iova);
+    if (rights <= 0) return undefined;
+    const { pageBase, pageSize } = this.walker;
+    return {
+      phys: pageBase + (iova % pageSize),
+      pageSize,
+      read: (rights & PTE_R) !== 0,
+      write: (rights & PTE_W) !== 0,
+    };
+  }
+
+  /** Goes down towards `iova` until a leaf or a non-present entry; returns that level. */
+  private descend(iova: number): number {
+    let table = this.root;
+    for (let level = this.levels; ; level--) {
+      this.lastEntry = entryAt(table, iova, level);
+      this.pte.read(this.lastEntry);
+      const lo = this.pte.lo;
+      if (level === 1 || (lo & (PTE_R | PTE_W)) === 0 || (lo & PTE_PS) !== 0) return level;
+      table = this.pte.addr;
+    }
+  }
+
+  /** Writes one leaf at `leafLevel`, creating directory tables on the way. */
+  private place(iova: number, phys: number, leafLevel: number, bits: number): Place {
+    const pte = this.pte;
+    let table = this.root;
+    for (let level = this.levels; level > leafLevel; level--) {
+      const entry = entryAt(table, iova, level);
+      pte.read(entry);
+      if ((pte.lo & (PTE_R | PTE_W)) === 0) {
+        table = this.newTable();
+        pte.write(entry, table, PTE_R | PTE_W);
+      } else if ((pte.lo & PTE_PS) !== 0) {
+        return Place.BUSY;
+      } else {
+        table = pte.addr;
+      }
+    }
+    const entry = entryAt(table, iova, leafLevel);
+    pte.read(entry);
+    if ((pte.lo & (PTE_R | PTE_W)) !== 0) {
+      return leafLevel > 1 && (pte.lo & PTE_PS) === 0 ? Place.HAS_TABLE : Place.BUSY;
+    }
+    pte.write(entry, phys, bits);
+    return Place.DONE;
+  }
+
+  private newTable(): number {
+    const table = this.allocTable();
+    assert(
+      Number.isSafeInteger(table) && table >= 0 && table % PAGE_SIZE === 0 && table < ADDR_LIMIT,
+      `iommu: allocTable returned ${String(table)}, not a 4 KiB-aligned physical address`,
+    );
+    return table;
+  }
+
+  private checkRange(op: string, iova: number, size: number): void {
+    checkAligned(op, 'IOVA', iova);
+    checkAligned(op, 'size', size);
+    if (size === 0) throw new ConfigError(`iommu ${op}: size 0 at IOVA ${hex(iova)}; give >= 4096`);
+    if (iova + size > this.span) {
+      throw new ConfigError(
+        `iommu ${op}: IOVA ${hex(iova)} + size ${hex(size)} passes the ${hex(this.span)} the ${this.levels}-level tables cover`,
+      );
+    }
+  }
+}
+
+function checkAligned(op: string, what: string, v: number): void {
+  if (!Number.isSafeInteger(v) || v < 0 || v % PAGE_SIZE !== 0) {
+    throw new ConfigError(
+      `iommu ${op}: ${what} ${Number.isInteger(v) ? hex(v) : String(v)} must be a non-negative multiple of 4096 below 2^52; align it to the page`,
+    );
+  }
+}
