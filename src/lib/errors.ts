@@ -14,9 +14,9 @@ export class SimulatorBug extends Error {
   override readonly name = 'SimulatorBug';
 }
 
-/** Throws SimulatorBug unless `cond` holds. */
-export function assert(cond: boolean, msg: string): asserts cond {
-  if (!cond) throw new SimulatorBug(msg);
+/** Throws SimulatorBug unless `cond` holds. Hot paths pass the message as a function. */
+export function assert(cond: boolean, msg: string | (() => string)): asserts cond {
+  if (!cond) throw new SimulatorBug(typeof msg === 'string' ? msg : msg());
 }
 
 /** A CPU access that reached no memory and no device: a bug in the simulated kernel or driver. */

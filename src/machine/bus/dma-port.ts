@@ -13,6 +13,9 @@ import type { IommuTranslator } from '../iommu/iommu.js';
 import type { PhysMap } from '../memory/physmap.js';
 import type { SparseRam } from '../memory/ram.js';
 
+/** No carried translation (translations are >= 0, faults -1). */
+const NONE = -2;
+
 export interface DmaPortDeps {
   readonly ram: SparseRam;
   readonly physmap: PhysMap;
@@ -26,6 +29,11 @@ export interface DmaPortDeps {
 export class DmaPort {
   /** Bytes moved by the last read or write before it completed or stopped. */
   done = 0;
+  /** Bytes covered by the last translateRun. */
+  private run = 0;
+  /** A look-ahead translation not yet used (NONE if there is none), and its span. */
+  private carried = NONE;
+  private carriedSpan = 0;
   private readonly scratch = new Uint8Array(8);
   private readonly scratchView = new DataView(this.scratch.buffer);
 
@@ -78,30 +86,19 @@ export class DmaPort {
     return (phys + this.busOffset) as DmaAddr;
   }
 
-  private transfer(
-    write: boolean,
-    bus: number,
-    buf: Uint8Array,
-    off: number,
-    len: number,
-  ): DmaStatus {
-    const { ram, physmap, cache, iommu } = this.deps;
+  private transfer(write: boolean, bus: number, buf: Uint8Array, off: number, len: number): DmaStatus {
+    const { ram, physmap, cache } = this.deps;
     this.done = 0;
+    this.carried = NONE;
     while (len > 0) {
       const input = bus - this.busOffset;
-      let n = len;
-      let phys = input;
       if (input < 0) return this.fail(write, bus, len, DmaStatus.DECODE_ERROR);
-      if (iommu !== null) {
-        phys = iommu.translate(this.requesterId, input, write);
-        if (phys < 0) return this.fail(write, bus, len, DmaStatus.IOMMU_FAULT);
-        n = Math.min(n, iommu.span);
-      }
+      const phys = this.deps.iommu === null ? input : this.translateRun(input, len, write);
+      if (phys < 0) return this.fail(write, bus, len, DmaStatus.IOMMU_FAULT);
       // MODEL: peer-to-peer DMA into another device's MMIO window is not modelled; it decodes
       // to nothing, as it would behind a host bridge without P2P support.
-      const extent = physmap.ramExtent(phys);
-      if (extent === 0) return this.fail(write, bus, len, DmaStatus.DECODE_ERROR);
-      n = Math.min(n, extent);
+      const n = Math.min(this.deps.iommu === null ? len : this.run, physmap.ramExtent(phys));
+      if (n === 0) return this.fail(write, bus, len, DmaStatus.DECODE_ERROR);
       if (write) {
         if (this.coherent) cache.snoopWrite(phys, n);
         ram.write(phys, buf, off, n);
@@ -114,6 +111,30 @@ export class DmaPort {
       this.done += n;
     }
     return DmaStatus.OK;
+  }
+
+  /**
+   * Translates `input` and the pages after it while they stay physically contiguous, so one
+   * block copy serves them all; sets `run` to the bytes covered. A translation made while looking
+   * ahead is carried to the next call rather than repeated, so the IOMMU sees each page once.
+   */
+  private translateRun(input: number, len: number, write: boolean): number {
+    const iommu = this.deps.iommu as IommuTranslator;
+    const phys = this.carried !== NONE ? this.carried : iommu.translate(this.requesterId, input, write);
+    let run = this.carried !== NONE ? this.carriedSpan : iommu.span;
+    this.carried = NONE;
+    if (phys < 0) return phys;
+    while (run < len) {
+      const next = iommu.translate(this.requesterId, input + run, write);
+      if (next !== phys + run) {
+        this.carried = next;
+        this.carriedSpan = iommu.span;
+        break;
+      }
+      run += iommu.span;
+    }
+    this.run = Math.min(run, len);
+    return phys;
   }
 
   private fail(write: boolean, bus: number, len: number, status: DmaStatus): DmaStatus {

@@ -4,14 +4,9 @@
  * the machine is built, not at the first transfer (gem5 DmaDevice::init).
  */
 import { ConfigError } from '../../lib/errors.js';
-import type { DataCache } from '../cache/cache.js';
-import type { Clock } from '../clock/clock.js';
-import type { EventBus } from '../events.js';
-import type { IommuTranslator } from '../iommu/iommu.js';
-import type { PhysMap } from '../memory/physmap.js';
-import type { SparseRam } from '../memory/ram.js';
 import type { ArchProfile } from '../profile.js';
 import { DmaPort } from './dma-port.js';
+import type { DmaPortDeps } from './dma-port.js';
 
 export interface BusMasterConfig {
   /** Device name as the kernel prints it, e.g. "0000:00:02.0"; unique per machine. */
@@ -26,14 +21,8 @@ export interface BusMasterConfig {
   readonly behindIommu?: boolean;
 }
 
-export interface InterconnectDeps {
+export interface InterconnectDeps extends DmaPortDeps {
   readonly profile: ArchProfile;
-  readonly ram: SparseRam;
-  readonly physmap: PhysMap;
-  readonly cache: DataCache;
-  readonly events: EventBus;
-  readonly clock: Clock;
-  readonly iommu: IommuTranslator | null;
 }
 
 export class Interconnect {

@@ -9,13 +9,30 @@
  * domain binding is held in this object and takes effect at once. Identity (pass-through) and
  * blocked domains stand for context entries with TT=10b and with the present bit clear.
  */
-import { hex, iova as toIova, phys as toPhys } from '../../lib/addr.js';
-import { ConfigError } from '../../lib/errors.js';
+import { iova as toIova, phys as toPhys } from '../../lib/addr.js';
+import { ConfigError, assert } from '../../lib/errors.js';
 import type { Rng } from '../../lib/rng.js';
 import type { Clock } from '../clock/clock.js';
 import type { EventBus, IommuFault } from '../events.js';
 import type { MemPort } from '../memory/port.js';
-import { Iotlb, REPLACEMENTS, type Replacement } from './iotlb.js';
+import { IommuDomain, type DomainSpec } from './domain.js';
+import {
+  FAULT_BEYOND_MGAW,
+  FAULT_CONTEXT_NOT_PRESENT,
+  FAULT_PTE_READ,
+  FAULT_PTE_RESERVED,
+  FAULT_PTE_WRITE,
+  faultMessage,
+  formatBdf,
+} from './fault.js';
+import {
+  IOTLB_DENIED,
+  IOTLB_MISS,
+  Iotlb,
+  MAX_DOMAIN_ID,
+  REPLACEMENTS,
+  type Replacement,
+} from './iotlb.js';
 import {
   IoPageTable,
   PAGE_SIZE,
@@ -24,9 +41,9 @@ import {
   PageWalker,
   WALK_RESERVED,
   levelsFor,
-  type MapProt,
-  type Translation,
 } from './pagetable.js';
+
+export { IommuDomain, type DomainSpec, type DomainType } from './domain.js';
 
 /** What the interconnect needs: one translation per page, no allocation. */
 export interface IommuTranslator {
@@ -52,32 +69,6 @@ export interface IommuDeps {
   readonly clock: Clock;
 }
 
-export type DomainType = 'translated' | 'identity' | 'blocked';
-
-export type DomainSpec =
-  | {
-      readonly type: 'translated';
-      /** Returns a zeroed, 4 KiB-aligned physical page for a table. */
-      readonly allocTable: () => number;
-      /** The CPU's path to RAM, through which the kernel writes the tables. */
-      readonly tableMem: MemPort;
-    }
-  | { readonly type: 'identity' | 'blocked' };
-
-/** VT-d fault reasons (spec ch. 7, fault reason encodings) and the strings dmar.c prints. */
-export const FAULT_CONTEXT_NOT_PRESENT = 0x02;
-export const FAULT_BEYOND_MGAW = 0x04;
-export const FAULT_PTE_WRITE = 0x05;
-export const FAULT_PTE_READ = 0x06;
-export const FAULT_PTE_RESERVED = 0x0c;
-const FAULT_TEXT: ReadonlyMap<number, string> = new Map([
-  [FAULT_CONTEXT_NOT_PRESENT, 'Present bit in context entry is clear'],
-  [FAULT_BEYOND_MGAW, 'Access beyond MGAW'],
-  [FAULT_PTE_WRITE, 'PTE Write access is not set'],
-  [FAULT_PTE_READ, 'PTE Read access is not set'],
-  [FAULT_PTE_RESERVED, 'non-zero reserved fields in PTE'],
-]);
-
 /**
  * Fault records kept before further faults are only counted.
  * MODEL: hardware has cap.NFR recording registers (a handful) and sets PFO when they are full;
@@ -87,64 +78,9 @@ export const MAX_FAULT_RECORDS = 256;
 const ADDR_LIMIT = 2 ** 52;
 const ADDRESS_WIDTHS = [39, 48, 57];
 
-/** A DMA domain: one I/O address space (Linux's `struct dmar_domain`, VT-d's DID). */
-export class IommuDomain {
-  constructor(
-    /** Domain id, the IOTLB tag (VT-d DID). */
-    readonly id: number,
-    readonly type: DomainType,
-    /** The page tables; undefined for identity and blocked domains. */
-    readonly pageTable: IoPageTable | undefined,
-  ) {}
-
-  /** Maps `size` bytes at `iova` to `phys`; see IoPageTable.map. */
-  map(iova: number, phys: number, size: number, prot: MapProt): void {
-    this.table('map').map(iova, phys, size, prot);
-  }
-
-  /** Unmaps; returns bytes unmapped (see IoPageTable.unmap). No IOTLB invalidation is implied. */
-  unmap(iova: number, size: number): number {
-    return this.table('unmap').unmap(iova, size);
-  }
-
-  /** Software walk of the tables; undefined when not mapped. */
-  lookup(iova: number): Translation | undefined {
-    return this.table('lookup').lookup(iova);
-  }
-
-  private table(op: string): IoPageTable {
-    if (this.pageTable === undefined) {
-      throw new ConfigError(
-        `iommu ${op}: domain ${this.id} is ${this.type} and has no page tables; use a translated domain`,
-      );
-    }
-    return this.pageTable;
-  }
-}
-
 interface Binding {
   readonly device: string;
   readonly domain: IommuDomain;
-}
-
-/** How the selected requester's requests are handled. */
-const enum Mode {
-  UNBOUND,
-  TRANSLATED,
-  IDENTITY,
-  BLOCKED,
-}
-
-const MODE_OF: Readonly<Record<DomainType, Mode>> = {
-  translated: Mode.TRANSLATED,
-  identity: Mode.IDENTITY,
-  blocked: Mode.BLOCKED,
-};
-
-/** Formats a requester id (bus << 8 | dev << 3 | fn) as the kernel's `%02x:%02x.%d`. */
-export function formatBdf(requesterId: number): string {
-  const h2 = (n: number): string => n.toString(16).padStart(2, '0');
-  return `${h2(requesterId >> 8)}:${h2((requesterId >> 3) & 0x1f)}.${requesterId & 7}`;
 }
 
 export class Iommu implements IommuTranslator {
@@ -153,10 +89,6 @@ export class Iommu implements IommuTranslator {
   readonly addressWidth: number;
   readonly levels: number;
   readonly iotlb: Iotlb;
-  /** Fault records in order, at most MAX_FAULT_RECORDS. */
-  readonly faults: IommuFault[] = [];
-  /** Faults that found the record list full. */
-  faultsDropped = 0;
   private readonly limit: number;
   private readonly walker: PageWalker;
   private readonly domains = new Map<number, IommuDomain>();
@@ -164,14 +96,16 @@ export class Iommu implements IommuTranslator {
   private nextDomainId = 1;
   // The requester the last translate was for, and its binding, unpacked for the hot path.
   private lastRid = -1;
-  private mode = Mode.UNBOUND;
+  private selected: IommuDomain | undefined;
+  /** Id of the selected domain if it is translated, else 0. */
   private domainId = 0;
   private root = 0;
+  private readonly events: EventBus;
+  private readonly clock: Clock;
+  private readonly faultList: IommuFault[] = [];
+  private nDropped = 0;
 
-  constructor(
-    config: IommuConfig,
-    private readonly deps: IommuDeps,
-  ) {
+  constructor(config: IommuConfig, deps: IommuDeps) {
     const aw: number = config.addressWidth ?? 48;
     if (!ADDRESS_WIDTHS.includes(aw)) {
       throw new ConfigError(
@@ -186,14 +120,33 @@ export class Iommu implements IommuTranslator {
     }
     this.addressWidth = aw;
     this.levels = levelsFor(aw);
-    this.limit = 2 ** aw;
+    // MODEL: IOVAs are plain numbers below 2^52 (DESIGN.md "Addresses"), so a 57-bit width
+    // cannot be used above that.
+    this.limit = Math.min(2 ** aw, ADDR_LIMIT);
     this.walker = new PageWalker(deps.walker);
+    this.events = deps.events;
+    this.clock = deps.clock;
     const entries = config.iotlbEntries ?? 64;
     this.iotlb = new Iotlb(entries, config.iotlbWays ?? 8, policy as Replacement, deps.rng);
   }
 
+  /** Fault records in order, at most MAX_FAULT_RECORDS. */
+  get faults(): readonly IommuFault[] {
+    return this.faultList;
+  }
+
+  /** Faults that found the record list full (not cleared by clearFaults). */
+  get faultsDropped(): number {
+    return this.nDropped;
+  }
+
   /** Creates a domain; ids count up from 1. A translated domain gets its root table now. */
   createDomain(spec: DomainSpec): IommuDomain {
+    if (this.nextDomainId > MAX_DOMAIN_ID) {
+      throw new ConfigError(
+        `iommu: more than ${MAX_DOMAIN_ID} domains; VT-d domain ids are 16 bits`,
+      );
+    }
     const id = this.nextDomainId++;
     const table =
       spec.type === 'translated'
@@ -238,22 +191,20 @@ export class Iommu implements IommuTranslator {
    */
   translate(requesterId: number, iova: number, write: boolean): number {
     if (requesterId !== this.lastRid) this.select(requesterId);
-    if (this.mode !== Mode.TRANSLATED || iova >= this.limit) {
-      return this.untranslated(requesterId, iova, write);
+    if (this.domainId === 0) return this.untranslated(requesterId, iova, write);
+    // No MGAW check before the lookup: only walks that passed it fill the IOTLB.
+    const phys = this.iotlb.lookup(this.domainId, iova, write ? PTE_W : PTE_R);
+    if (phys >= 0 && !this.events.on) {
+      this.span = this.iotlb.span;
+      return phys;
     }
-    const iotlb = this.iotlb;
-    const phys = iotlb.lookup(this.domainId, iova);
-    if (phys < 0) return this.miss(requesterId, iova, write);
-    if ((iotlb.perm & (write ? PTE_W : PTE_R)) === 0)
-      return this.permFault(requesterId, iova, write);
-    this.span = iotlb.span;
-    if (this.deps.events.on) this.emitLookup('hit', iova, phys);
-    return phys;
+    return this.afterLookup(requesterId, iova, write, phys);
   }
 
   /** Page-selective invalidation of the 4 KiB page of `iova`; returns entries dropped. */
   invalidatePage(domain: IommuDomain, iova: number): number {
     this.emitInval('page', domain.id, iova, PAGE_SIZE);
+    this.walker.invalidateCache();
     return this.iotlb.invalidatePage(domain.id, iova);
   }
 
@@ -264,48 +215,61 @@ export class Iommu implements IommuTranslator {
    */
   invalidateRange(domain: IommuDomain, iova: number, len: number): number {
     this.emitInval('range', domain.id, iova, len);
+    this.walker.invalidateCache();
     return this.iotlb.invalidateRange(domain.id, iova, len);
   }
 
   /** Domain-selective invalidation; returns entries dropped. */
   invalidateDomain(domain: IommuDomain): number {
     this.emitInval('domain', domain.id, 0, 0);
+    this.walker.invalidateCache();
     return this.iotlb.invalidateDomain(domain.id);
   }
 
   /** Global invalidation; returns entries dropped. */
   invalidateAll(): number {
     this.emitInval('all', 0, 0, 0);
+    this.walker.invalidateCache();
     return this.iotlb.invalidateAll();
   }
 
   /** Empties the fault records, as the kernel's fault handler clears the F bits. */
   clearFaults(): void {
-    this.faults.length = 0;
+    this.faultList.length = 0;
   }
 
   private select(requesterId: number): void {
-    const b = this.bindings.get(requesterId);
+    const domain = this.bindings.get(requesterId)?.domain;
     this.lastRid = requesterId;
-    this.mode = b === undefined ? Mode.UNBOUND : MODE_OF[b.domain.type];
-    this.domainId = b?.domain.id ?? 0;
-    this.root = b?.domain.pageTable?.root ?? 0;
+    this.selected = domain;
+    this.domainId = domain?.pageTable === undefined ? 0 : domain.id;
+    this.root = domain?.pageTable?.root ?? 0;
+  }
+
+  /** The rest of translate for a miss, a denied hit, or a hit to report. */
+  private afterLookup(requesterId: number, iova: number, write: boolean, phys: number): number {
+    if (phys === IOTLB_MISS) return this.miss(requesterId, iova, write);
+    if (phys === IOTLB_DENIED) return this.permFault(requesterId, iova, write);
+    this.span = this.iotlb.span;
+    this.emitLookup('hit', iova, phys);
+    return phys;
   }
 
   private untranslated(requesterId: number, iova: number, write: boolean): number {
-    if (this.mode === Mode.IDENTITY) {
+    if (this.selected?.type === 'identity') {
       this.span = ADDR_LIMIT - iova;
       return iova;
     }
-    const reason = this.mode === Mode.TRANSLATED ? FAULT_BEYOND_MGAW : FAULT_CONTEXT_NOT_PRESENT;
-    return this.fault(requesterId, iova, write, reason);
+    return this.fault(requesterId, iova, write, FAULT_CONTEXT_NOT_PRESENT);
   }
 
   private miss(requesterId: number, iova: number, write: boolean): number {
+    assert(Number.isSafeInteger(iova) && iova >= 0, () => `iommu: translate of IOVA ${String(iova)}`);
+    if (iova >= this.limit) return this.fault(requesterId, iova, write, FAULT_BEYOND_MGAW);
     const w = this.walker;
     const rights = w.walk(this.root, this.levels, iova);
     if (rights === WALK_RESERVED || (rights & (write ? PTE_W : PTE_R)) === 0) {
-      if (this.deps.events.on) this.emitLookup('miss', iova, -1);
+      if (this.events.on) this.emitLookup('miss', iova, -1);
       if (rights === WALK_RESERVED) return this.fault(requesterId, iova, write, FAULT_PTE_RESERVED);
       return this.permFault(requesterId, iova, write);
     }
@@ -314,7 +278,7 @@ export class Iommu implements IommuTranslator {
     const off = iova % w.pageSize;
     this.span = w.pageSize - off;
     const phys = w.pageBase + off;
-    if (this.deps.events.on) this.emitLookup('miss', iova, phys);
+    if (this.events.on) this.emitLookup('miss', iova, phys);
     return phys;
   }
 
@@ -324,33 +288,27 @@ export class Iommu implements IommuTranslator {
 
   private fault(requesterId: number, iova: number, write: boolean, reason: number): number {
     this.span = PAGE_SIZE - (iova % PAGE_SIZE);
-    const full = this.faults.length >= MAX_FAULT_RECORDS;
-    if (full) this.faultsDropped++;
-    if (full && !this.deps.events.on) return -1;
-    const bdf = formatBdf(requesterId);
-    // The fault recording register holds the page address (FI = bits 63:12), so that is printed.
-    const page = iova - (iova % PAGE_SIZE);
+    const full = this.faultList.length >= MAX_FAULT_RECORDS;
+    if (full) this.nDropped++;
+    if (full && !this.events.on) return -1;
     const rec: IommuFault = {
-      t: this.deps.clock.now,
+      t: this.clock.now,
       requesterId,
-      device: this.bindings.get(requesterId)?.device ?? `0000:${bdf}`,
+      device: this.bindings.get(requesterId)?.device ?? `0000:${formatBdf(requesterId)}`,
       iova: toIova(iova),
       write,
       reason,
-      message:
-        `DMAR: [DMA ${write ? 'Write' : 'Read'} NO_PASID] Request device [${bdf}] ` +
-        `fault addr ${hex(page)} [fault reason 0x${reason.toString(16).padStart(2, '0')}] ` +
-        (FAULT_TEXT.get(reason) ?? 'Unknown'),
+      message: faultMessage(requesterId, iova - (iova % PAGE_SIZE), write, reason),
     };
-    if (!full) this.faults.push(rec);
-    if (this.deps.events.on) this.deps.events.emit({ kind: 'iommu-fault', t: rec.t, fault: rec });
+    if (!full) this.faultList.push(rec);
+    if (this.events.on) this.events.emit({ kind: 'iommu-fault', t: rec.t, fault: rec });
     return -1;
   }
 
   private emitLookup(op: 'hit' | 'miss', iova: number, phys: number): void {
-    this.deps.events.emit({
+    this.events.emit({
       kind: 'iotlb',
-      t: this.deps.clock.now,
+      t: this.clock.now,
       op,
       domain: this.domainId,
       iova: toIova(iova),
@@ -364,10 +322,10 @@ export class Iommu implements IommuTranslator {
     iova: number,
     len: number,
   ): void {
-    if (!this.deps.events.on) return;
-    this.deps.events.emit({
+    if (!this.events.on) return;
+    this.events.emit({
       kind: 'iotlb-inval',
-      t: this.deps.clock.now,
+      t: this.clock.now,
       scope,
       domain,
       iova: toIova(iova),

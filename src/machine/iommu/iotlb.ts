@@ -1,8 +1,8 @@
 /**
  * The IOTLB: a set-associative cache of leaf translations, tagged by domain id, IOVA page number
- * and page size, as the VT-d IOTLB is tagged by DID and address (VT-d spec ch. 6, caching translations).
- * An entry keeps translating until software invalidates it, even after the page table entry
- * behind it was cleared: that is the window Linux's lazy (flush-queue) mode leaves open.
+ * and page size, as the VT-d IOTLB is tagged by DID and address (VT-d spec ch. 6, caching
+ * translations). An entry keeps translating until software invalidates it, even after the page
+ * table entry behind it was cleared: that is the window Linux's lazy (flush-queue) mode leaves open.
  *
  * State is flat typed arrays indexed by slot = set * ways + way; the set is the low bits of the
  * page number. Lookups allocate nothing and return results in fields.
@@ -16,49 +16,85 @@ export type Replacement = 'lru' | 'fifo' | 'random';
 export const REPLACEMENTS: readonly Replacement[] = ['lru', 'fifo', 'random'];
 
 export interface IotlbStats {
-  /** Lookups that found an entry. */
-  hits: number;
+  /** Lookups that found an entry (with or without the rights asked for). */
+  readonly hits: number;
   /** Lookups that found none (each is followed by a page walk). */
-  misses: number;
+  readonly misses: number;
   /** Entries dropped by invalidation requests. */
-  invalidations: number;
+  readonly invalidations: number;
   /** Valid entries replaced to make room for a fill. */
-  evictions: number;
+  readonly evictions: number;
 }
 
-/** Page sizes by size code, the low 2 bits of a key. */
-const SIZES = [2 ** 12, 2 ** 21, 2 ** 30] as const;
-const PAGE_SIZE = SIZES[0];
-/** Domain id of an empty slot; Iommu domain ids start at 1. */
-const NO_DOMAIN = 0;
+/** One valid entry, as `entries()` lists it. */
+export interface IotlbEntry {
+  readonly slot: number;
+  readonly domainId: number;
+  /** IOVA of the start of the page or block. */
+  readonly iova: number;
+  readonly pageSize: number;
+  /** Physical address of the start of the page or block. */
+  readonly phys: number;
+  /** PTE_R | PTE_W. */
+  readonly perm: number;
+}
+
+/** `lookup` found no entry. */
+export const IOTLB_MISS = -1;
+/** `lookup` found an entry without the rights asked for. */
+export const IOTLB_DENIED = -2;
+
+/** Page sizes by size code, the low 2 bits of a tag's high word. */
+const SIZES: readonly number[] = [0x1000, 0x20_0000, 0x4000_0000];
+const PAGE_SIZE = 0x1000;
+const TWO_32 = 2 ** 32;
+/** 4 KiB page number bits 32 and up are the IOVA's bits 44 and up. */
+const TWO_44 = 2 ** 44;
+/** Rights live in the low bits of the stored page address, which is 4 KiB-aligned. */
+const PERM_MASK = 3;
+/** Fewest way-prediction hints (a power of two). */
+const HINTS_MIN = 1024;
+/** Largest domain id a tag holds: VT-d domain ids are 16 bits. */
+export const MAX_DOMAIN_ID = 0xffff;
 
 function isPow2(n: number): boolean {
   return Number.isSafeInteger(n) && n > 0 && (n & (n - 1)) === 0;
+}
+
+/**
+ * High tag word: domain id (bits 16..31), page number bits 32 and up (bits 2..15), size code
+ * (bits 0..1). Zero marks an empty slot, as domain ids start at 1. `<<` truncates to 32 bits,
+ * which is what makes the divisions exact page numbers.
+ */
+function tagHigh(domainId: number, iova: number, code: number): number {
+  return (domainId << 16) | ((iova / (SIZES[code] as number) / TWO_32) << 2) | code;
 }
 
 export class Iotlb {
   readonly nEntries: number;
   readonly ways: number;
   readonly nSets: number;
-  readonly stats: IotlbStats = { hits: 0, misses: 0, invalidations: 0, evictions: 0 };
-  /** Of the last hit: bytes from the IOVA to the end of its page or block. */
+  /** Of the last successful lookup: bytes from the IOVA to the end of its page or block. */
   span = 0;
-  /** Of the last hit: rights, PTE_R | PTE_W. */
-  perm = 0;
-  /** Tag per slot: page number * 4 + size code. */
-  private readonly keys: Float64Array;
-  /** Domain id per slot; NO_DOMAIN when empty. */
-  private readonly domains: Int32Array;
-  /** Physical address of the page or block per slot. */
-  private readonly pageBases: Float64Array;
-  private readonly perms: Uint8Array;
-  /** Last use (lru) or fill (fifo) per slot, from `tick`. */
-  private readonly stamps: Float64Array;
+  /** Per slot: [2s] bits 0..31 of the page number (IOVA / page size), [2s+1] tagHigh. */
+  private readonly tags: Int32Array;
+  /** Per slot: [2s] page address + rights, [2s+1] last use (lru) or fill (fifo) tick. */
+  private readonly data: Float64Array;
   private tick = 0;
-  /** Valid entries larger than 4 KiB; while 0 a lookup makes one probe. */
+  /** Valid entries larger than 4 KiB; while 0 a lookup probes one size. */
   private nLarge = 0;
   private readonly setMask: number;
   private readonly lru: boolean;
+  /**
+   * Way prediction, a host-side shortcut with no effect on results: the slot where a 4 KiB page
+   * number was last found, indexed by its low bits. A guess counts only if its tag matches.
+   */
+  private readonly hints: Int32Array;
+  private readonly hintMask: number;
+  private nHits = 0;
+  private nMisses = 0;
+  private nInvalidated = 0;
+  private nEvicted = 0;
 
   constructor(
     nEntries: number,
@@ -76,66 +112,94 @@ export class Iotlb {
     this.nSets = nEntries / ways;
     this.setMask = this.nSets - 1;
     this.lru = policy === 'lru';
-    this.keys = new Float64Array(nEntries);
-    this.domains = new Int32Array(nEntries);
-    this.pageBases = new Float64Array(nEntries);
-    this.perms = new Uint8Array(nEntries);
-    this.stamps = new Float64Array(nEntries);
+    this.tags = new Int32Array(2 * nEntries);
+    this.data = new Float64Array(2 * nEntries);
+    this.hints = new Int32Array(Math.max(HINTS_MIN, nEntries * 4));
+    this.hintMask = this.hints.length - 1;
+  }
+
+  get stats(): IotlbStats {
+    return {
+      hits: this.nHits,
+      misses: this.nMisses,
+      invalidations: this.nInvalidated,
+      evictions: this.nEvicted,
+    };
   }
 
   /** Number of valid entries. */
   get size(): number {
     let n = 0;
-    for (const d of this.domains) if (d !== NO_DOMAIN) n++;
+    for (let s = 0; s < this.nEntries; s++) if (this.tags[2 * s + 1] !== 0) n++;
     return n;
   }
 
   /**
    * Looks `iova` up for domain `domainId`, counting a hit or a miss.
-   * @returns the physical address (and sets `span`, `perm`), or -1 on a miss.
+   * @param need rights the access needs (PTE_R or PTE_W; 0 for none)
+   * @returns the physical address (and sets `span`); IOTLB_MISS; or IOTLB_DENIED when the entry
+   *   lacks `need`, which hardware reports as a fault without walking again.
    */
-  lookup(domainId: number, iova: number): number {
-    const vpn = Math.floor(iova / PAGE_SIZE);
-    const s = this.find(domainId, vpn * 4, vpn);
-    if (s >= 0) return this.hit(s, iova, vpn * PAGE_SIZE, PAGE_SIZE);
-    if (this.nLarge > 0) {
-      for (let code = 1; code < SIZES.length; code++) {
-        const size = SIZES[code] as number;
-        const n = Math.floor(iova / size);
-        const t = this.find(domainId, n * 4 + code, n);
-        if (t >= 0) return this.hit(t, iova, n * size, size);
-      }
+  lookup(domainId: number, iova: number, need: number): number {
+    // The 4 KiB probe, written out. `|` and `<<` truncate to 32 bits: `lo` is page number bits
+    // 0..31, and `iova / 2^44` supplies its bits 32 and up.
+    const lo = (iova / PAGE_SIZE) | 0;
+    const hi = (domainId << 16) | ((iova / TWO_44) << 2);
+    const tags = this.tags;
+    const h = lo & this.hintMask;
+    let s = this.hints[h] as number;
+    if (tags[2 * s] !== lo || tags[2 * s + 1] !== hi) {
+      s = this.scan(lo, hi);
+      if (s < 0) return this.nLarge > 0 ? this.lookupLarge(domainId, iova, need) : this.miss();
+      this.hints[h] = s;
     }
-    this.stats.misses++;
-    return -1;
+    return this.hit(s, iova, PAGE_SIZE, need);
   }
 
   /** True if an entry covers `iova`; no stats, no replacement update (for tests and views). */
   contains(domainId: number, iova: number): boolean {
     for (let code = 0; code < SIZES.length; code++) {
-      const n = Math.floor(iova / (SIZES[code] as number));
-      if (this.find(domainId, n * 4 + code, n) >= 0) return true;
+      if (this.find(domainId, iova, code) >= 0) return true;
     }
     return false;
+  }
+
+  /** The valid entries, in slot order (for tests and the visualizer). */
+  entries(): IotlbEntry[] {
+    const out: IotlbEntry[] = [];
+    for (let s = 0; s < this.nEntries; s++) {
+      const hi = this.tags[2 * s + 1] as number;
+      if (hi === 0) continue;
+      const e = this.data[2 * s] as number;
+      const perm = e & PERM_MASK;
+      const pageSize = SIZES[hi & 3] as number;
+      out.push({
+        slot: s,
+        domainId: hi >>> 16,
+        iova: this.slotIova(s),
+        pageSize,
+        phys: e - perm,
+        perm,
+      });
+    }
+    return out;
   }
 
   /** Caches the walk result for `iova`: the page or block at `pageBase` of `pageSize` bytes. */
   fill(domainId: number, iova: number, pageBase: number, pageSize: number, perm: number): void {
     const code = SIZES.indexOf(pageSize);
     assert(
-      code >= 0 && domainId !== NO_DOMAIN,
-      `iotlb: fill of size ${pageSize} for domain ${domainId}`,
+      code >= 0 && domainId >= 1 && domainId <= MAX_DOMAIN_ID && pageBase % PAGE_SIZE === 0,
+      () => `iotlb: fill of ${pageSize} bytes at ${pageBase} for domain ${domainId}`,
     );
-    const vpn = Math.floor(iova / pageSize);
-    const key = vpn * 4 + code;
-    let s = this.find(domainId, key, vpn);
-    if (s < 0) s = this.victim(vpn);
-    if (this.domains[s] !== NO_DOMAIN) this.drop(s);
-    this.keys[s] = key;
-    this.domains[s] = domainId;
-    this.pageBases[s] = pageBase;
-    this.perms[s] = perm;
-    this.stamps[s] = ++this.tick;
+    const lo = (iova / pageSize) | 0;
+    let s = this.find(domainId, iova, code);
+    if (s < 0) s = this.victim(lo);
+    if (this.tags[2 * s + 1] !== 0) this.drop(s);
+    this.tags[2 * s] = lo;
+    this.tags[2 * s + 1] = tagHigh(domainId, iova, code);
+    this.data[2 * s] = pageBase + (perm & PERM_MASK);
+    this.data[2 * s + 1] = ++this.tick;
     if (code > 0) this.nLarge++;
   }
 
@@ -144,14 +208,12 @@ export class Iotlb {
     const end = iova + len;
     let n = 0;
     for (let s = 0; s < this.nEntries; s++) {
-      if (this.domains[s] !== domainId || domainId === NO_DOMAIN) continue;
-      const key = this.keys[s] as number;
-      const code = key & 3;
-      const size = SIZES[code] as number;
-      const base = ((key - code) / 4) * size;
-      if (base < end && base + size > iova) n += this.drop(s);
+      const hi = this.tags[2 * s + 1] as number;
+      if (hi === 0 || hi >>> 16 !== domainId) continue;
+      const base = this.slotIova(s);
+      if (base < end && base + (SIZES[hi & 3] as number) > iova) n += this.drop(s);
     }
-    this.stats.invalidations += n;
+    this.nInvalidated += n;
     return n;
   }
 
@@ -164,57 +226,88 @@ export class Iotlb {
   invalidateDomain(domainId: number): number {
     let n = 0;
     for (let s = 0; s < this.nEntries; s++) {
-      if (this.domains[s] === domainId && domainId !== NO_DOMAIN) n += this.drop(s);
+      const hi = this.tags[2 * s + 1] as number;
+      if (hi !== 0 && hi >>> 16 === domainId) n += this.drop(s);
     }
-    this.stats.invalidations += n;
+    this.nInvalidated += n;
     return n;
   }
 
   /** Drops every entry (a global invalidation). */
   invalidateAll(): number {
     let n = 0;
-    for (let s = 0; s < this.nEntries; s++) if (this.domains[s] !== NO_DOMAIN) n += this.drop(s);
-    this.stats.invalidations += n;
+    for (let s = 0; s < this.nEntries; s++) if (this.tags[2 * s + 1] !== 0) n += this.drop(s);
+    this.nInvalidated += n;
     return n;
   }
 
-  private find(domainId: number, key: number, vpn: number): number {
-    const first = (vpn & this.setMask) * this.ways;
+  private lookupLarge(domainId: number, iova: number, need: number): number {
+    for (let code = 1; code < SIZES.length; code++) {
+      const s = this.find(domainId, iova, code);
+      if (s >= 0) return this.hit(s, iova, SIZES[code] as number, need);
+    }
+    return this.miss();
+  }
+
+  private miss(): number {
+    this.nMisses++;
+    return IOTLB_MISS;
+  }
+
+  /** The slot holding `iova` for `domainId` with size `code`, or -1. */
+  private find(domainId: number, iova: number, code: number): number {
+    return this.scan((iova / (SIZES[code] as number)) | 0, tagHigh(domainId, iova, code));
+  }
+
+  /** The slot of the set of `lo` whose tag is (lo, hi), or -1. */
+  private scan(lo: number, hi: number): number {
+    const tags = this.tags;
+    const first = (lo & this.setMask) * this.ways;
     const end = first + this.ways;
     for (let s = first; s < end; s++) {
-      if (this.keys[s] === key && this.domains[s] === domainId) return s;
+      if (tags[2 * s] === lo && tags[2 * s + 1] === hi) return s;
     }
     return -1;
   }
 
-  private hit(s: number, iova: number, base: number, size: number): number {
-    this.stats.hits++;
-    if (this.lru) this.stamps[s] = ++this.tick;
-    const off = iova - base;
+  private hit(s: number, iova: number, size: number, need: number): number {
+    this.nHits++;
+    if (this.lru) this.data[2 * s + 1] = ++this.tick;
+    const e = this.data[2 * s] as number;
+    // `&` keeps the low 32 bits, which hold the rights and (sizes are <= 2^30) the offset.
+    const perm = e & PERM_MASK;
+    if ((perm & need) !== need) return IOTLB_DENIED;
+    const off = iova & (size - 1);
     this.span = size - off;
-    this.perm = this.perms[s] as number;
-    return (this.pageBases[s] as number) + off;
+    return e - perm + off;
   }
 
-  /** The slot to fill in the set of `vpn`: an empty way, else one chosen by the policy. */
-  private victim(vpn: number): number {
-    const first = (vpn & this.setMask) * this.ways;
+  /** The slot to fill in the set of page number `lo`: an empty way, else the policy's choice. */
+  private victim(lo: number): number {
+    const first = (lo & this.setMask) * this.ways;
     const end = first + this.ways;
-    for (let s = first; s < end; s++) if (this.domains[s] === NO_DOMAIN) return s;
-    this.stats.evictions++;
+    for (let s = first; s < end; s++) if (this.tags[2 * s + 1] === 0) return s;
+    this.nEvicted++;
     if (this.policy === 'random') return first + this.rng.below(this.ways);
-    // lru and fifo both evict the oldest stamp; they differ in whether a hit renews it.
+    // lru and fifo both evict the oldest tick; they differ in whether a hit renews it.
     let oldest = first;
     for (let s = first + 1; s < end; s++) {
-      if ((this.stamps[s] as number) < (this.stamps[oldest] as number)) oldest = s;
+      if ((this.data[2 * s + 1] as number) < (this.data[2 * oldest + 1] as number)) oldest = s;
     }
     return oldest;
   }
 
+  /** IOVA of the start of the page or block in (valid) slot `s`. */
+  private slotIova(s: number): number {
+    const hi = this.tags[2 * s + 1] as number;
+    const pageNo = ((hi >> 2) & 0x3fff) * TWO_32 + ((this.tags[2 * s] as number) >>> 0);
+    return pageNo * (SIZES[hi & 3] as number);
+  }
+
   /** Empties slot `s`; returns 1 for counting. */
   private drop(s: number): number {
-    if (((this.keys[s] as number) & 3) !== 0) this.nLarge--;
-    this.domains[s] = NO_DOMAIN;
+    if (((this.tags[2 * s + 1] as number) & 3) !== 0) this.nLarge--;
+    this.tags[2 * s + 1] = 0;
     return 1;
   }
 }

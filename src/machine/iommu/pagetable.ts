@@ -33,9 +33,12 @@ const ADDR_HI_MASK = 0x000fffff;
 const TWO_32 = 2 ** 32;
 const ADDR_LIMIT = 2 ** 52;
 
+/** Bytes covered by one entry of each level, index = level (1 = 4 KiB, 2 = 2 MiB, ...). */
+const LEVEL_SIZES: readonly number[] = [0, 1, 2, 3, 4, 5].map((l) => 2 ** (PAGE_SHIFT + 9 * (l - 1)));
+
 /** Bytes covered by one entry of a level (1 = 4 KiB page, 2 = 2 MiB, 3 = 1 GiB, ...). */
 export function levelSize(level: number): number {
-  return 2 ** (PAGE_SHIFT + 9 * (level - 1));
+  return LEVEL_SIZES[level] as number;
 }
 
 /** Table levels for an address width (AGAW): 39 → 3, 48 → 4, 57 → 5. */
@@ -99,6 +102,9 @@ function entryAt(table: number, iova: number, level: number): number {
   return table + (Math.floor(iova / levelSize(level)) & (ENTRIES - 1)) * PTE_SIZE;
 }
 
+/** Entries of the walker's paging-structure cache (a power of two). */
+const PSC_ENTRIES = 64;
+
 /** A walk's verdict besides the rights: an entry had PS set where VT-d reserves it. */
 export const WALK_RESERVED = -1;
 
@@ -111,7 +117,21 @@ export class PageWalker {
   pageBase = 0;
   /** Size of that page or block in bytes. */
   pageSize = PAGE_SIZE;
+  /** Walks that started at the root, and walks that resumed from the paging-structure cache. */
+  fullWalks = 0;
+  cachedWalks = 0;
   private readonly pte: PteIo;
+  /**
+   * Paging-structure cache (VT-d ch. 6 caches directory entries as well as leaves): for a 2 MiB
+   * region of one table tree, the level-1 table found last time and the rights of the directory
+   * entries above it, so a walk of a neighbouring page reads one entry instead of `levels`.
+   * Direct-mapped by region; cleared by every invalidation request, as VT-d's page- and
+   * domain-selective invalidations without IH clear it.
+   */
+  private readonly pscRoot = new Float64Array(PSC_ENTRIES).fill(-1);
+  private readonly pscRegion = new Float64Array(PSC_ENTRIES);
+  private readonly pscTable = new Float64Array(PSC_ENTRIES);
+  private readonly pscRights = new Uint8Array(PSC_ENTRIES);
 
   constructor(mem: MemPort) {
     this.pte = new PteIo(mem);
@@ -123,10 +143,24 @@ export class PageWalker {
    *   entry on the way is not present, or WALK_RESERVED when PS is set above level 3.
    */
   walk(root: number, levels: number, iova: number): number {
+    const region = Math.floor(iova / BLOCK_2M);
+    const i = region & (PSC_ENTRIES - 1);
+    if (this.pscRoot[i] === root && this.pscRegion[i] === region) {
+      this.cachedWalks++;
+      return this.descend(this.pscTable[i] as number, 1, iova, this.pscRights[i] as number, root);
+    }
+    this.fullWalks++;
+    return this.descend(root, levels, iova, PTE_R | PTE_W, root);
+  }
+
+  /** Empties the paging-structure cache. */
+  invalidateCache(): void {
+    this.pscRoot.fill(-1);
+  }
+
+  private descend(table: number, from: number, iova: number, rights: number, root: number): number {
     const pte = this.pte;
-    let table = root;
-    let rights = PTE_R | PTE_W;
-    for (let level = levels; level >= 1; level--) {
+    for (let level = from; level >= 1; level--) {
       pte.read(entryAt(table, iova, level));
       rights &= pte.lo;
       if (rights === 0) return 0;
@@ -138,19 +172,26 @@ export class PageWalker {
         return rights;
       }
       table = pte.addr;
+      if (level === 2) this.remember(root, iova, table, rights);
     }
     assert(false, `iommu walk of ${hex(iova)} ran past level 1`);
   }
+
+  private remember(root: number, iova: number, table: number, rights: number): void {
+    const region = Math.floor(iova / BLOCK_2M);
+    const i = region & (PSC_ENTRIES - 1);
+    this.pscRoot[i] = root;
+    this.pscRegion[i] = region;
+    this.pscTable[i] = table;
+    this.pscRights[i] = rights;
+  }
 }
 
-/** Outcome of placing one leaf. */
-const enum Place {
-  DONE,
-  /** Something is already mapped there. */
-  BUSY,
-  /** A 2 MiB block was asked for but a level-1 table already hangs there. */
-  HAS_TABLE,
-}
+// Outcomes of placing one leaf: done; something is already mapped there; a 2 MiB block was
+// asked for but a level-1 table already hangs there.
+const PLACED = 0;
+const BUSY = 1;
+const HAS_TABLE = 2;
 
 /** What the writer needs from its owner. */
 export interface IoPageTableOptions {
@@ -214,13 +255,13 @@ export class IoPageTable {
         va % BLOCK_2M === 0 &&
         pa % BLOCK_2M === 0 &&
         size - done >= BLOCK_2M;
-      let r = block ? this.place(va, pa, 2, bits | PTE_PS) : Place.HAS_TABLE;
-      if (r === Place.DONE) {
+      let r = block ? this.place(va, pa, 2, bits | PTE_PS) : HAS_TABLE;
+      if (r === PLACED) {
         done += BLOCK_2M;
         continue;
       }
       r = this.place(va, pa, 1, bits);
-      if (r !== Place.DONE) {
+      if (r !== PLACED) {
         if (done > 0) this.unmap(iova, done);
         throw new ConfigError(
           `iommu map: IOVA ${hex(va)} is already mapped; unmap ${hex(iova)}+${hex(size)} first`,
@@ -279,7 +320,7 @@ export class IoPageTable {
   }
 
   /** Writes one leaf at `leafLevel`, creating directory tables on the way. */
-  private place(iova: number, phys: number, leafLevel: number, bits: number): Place {
+  private place(iova: number, phys: number, leafLevel: number, bits: number): number {
     const pte = this.pte;
     let table = this.root;
     for (let level = this.levels; level > leafLevel; level--) {
@@ -289,7 +330,7 @@ export class IoPageTable {
         table = this.newTable();
         pte.write(entry, table, PTE_R | PTE_W);
       } else if ((pte.lo & PTE_PS) !== 0) {
-        return Place.BUSY;
+        return BUSY;
       } else {
         table = pte.addr;
       }
@@ -297,10 +338,10 @@ export class IoPageTable {
     const entry = entryAt(table, iova, leafLevel);
     pte.read(entry);
     if ((pte.lo & (PTE_R | PTE_W)) !== 0) {
-      return leafLevel > 1 && (pte.lo & PTE_PS) === 0 ? Place.HAS_TABLE : Place.BUSY;
+      return leafLevel > 1 && (pte.lo & PTE_PS) === 0 ? HAS_TABLE : BUSY;
     }
     pte.write(entry, phys, bits);
-    return Place.DONE;
+    return PLACED;
   }
 
   private newTable(): number {
@@ -316,9 +357,10 @@ export class IoPageTable {
     checkAligned(op, 'IOVA', iova);
     checkAligned(op, 'size', size);
     if (size === 0) throw new ConfigError(`iommu ${op}: size 0 at IOVA ${hex(iova)}; give >= 4096`);
-    if (iova + size > this.span) {
+    const limit = Math.min(this.span, ADDR_LIMIT);
+    if (iova + size > limit) {
       throw new ConfigError(
-        `iommu ${op}: IOVA ${hex(iova)} + size ${hex(size)} passes the ${hex(this.span)} the ${this.levels}-level tables cover`,
+        `iommu ${op}: IOVA ${hex(iova)} + size ${hex(size)} passes ${hex(limit)}, the end of the ${this.levels}-level tables' reach`,
       );
     }
   }

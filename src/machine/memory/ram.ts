@@ -8,6 +8,8 @@
 export const CHUNK_SHIFT = 16;
 export const CHUNK_SIZE = 1 << CHUNK_SHIFT;
 const CHUNK_MASK = CHUNK_SIZE - 1;
+/** Copies up to this many bytes go byte by byte: cheaper than creating a subarray view. */
+const SMALL = 16;
 
 export class SparseRam {
   private readonly chunks = new Map<number, Uint8Array>();
@@ -27,7 +29,7 @@ export class SparseRam {
       const n = Math.min(len, CHUNK_SIZE - inChunk);
       const c = this.chunk(phys, false);
       if (c === undefined) dst.fill(0, off, off + n);
-      else if (n === 1) dst[off] = c[inChunk] as number;
+      else if (n <= SMALL) for (let i = 0; i < n; i++) dst[off + i] = c[inChunk + i] as number;
       else dst.set(c.subarray(inChunk, inChunk + n), off);
       phys += n;
       off += n;
@@ -41,7 +43,7 @@ export class SparseRam {
       const inChunk = phys % CHUNK_SIZE;
       const n = Math.min(len, CHUNK_SIZE - inChunk);
       const c = this.chunk(phys, true) as Uint8Array;
-      if (n === 1) c[inChunk] = src[off] as number;
+      if (n <= SMALL) for (let i = 0; i < n; i++) c[inChunk + i] = src[off + i] as number;
       else c.set(src.subarray(off, off + n), inChunk);
       phys += n;
       off += n;

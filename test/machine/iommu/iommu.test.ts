@@ -3,12 +3,8 @@ import { ConfigError } from '../../../src/lib/errors.js';
 import { Rng } from '../../../src/lib/rng.js';
 import { Clock } from '../../../src/machine/clock/clock.js';
 import { EventBus } from '../../../src/machine/events.js';
-import {
-  Iommu,
-  MAX_FAULT_RECORDS,
-  formatBdf,
-  type IommuDomain,
-} from '../../../src/machine/iommu/iommu.js';
+import { Iommu, MAX_FAULT_RECORDS, type IommuDomain } from '../../../src/machine/iommu/iommu.js';
+import { formatBdf } from '../../../src/machine/iommu/fault.js';
 import { SparseRam } from '../../../src/machine/memory/ram.js';
 import { makeRig, rid, writePte } from './rig.js';
 

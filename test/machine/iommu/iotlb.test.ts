@@ -2,7 +2,9 @@ import { describe, it, expect } from 'vitest';
 import { ConfigError } from '../../../src/lib/errors.js';
 import { Rng } from '../../../src/lib/rng.js';
 import { Iotlb } from '../../../src/machine/iommu/iotlb.js';
+import { IOTLB_DENIED, IOTLB_MISS } from '../../../src/machine/iommu/iotlb.js';
 import type { Replacement } from '../../../src/machine/iommu/iotlb.js';
+import { PTE_R, PTE_W } from '../../../src/machine/iommu/pagetable.js';
 
 const PG = 0x1000;
 const MIB2 = 0x20_0000;
@@ -18,25 +20,43 @@ function oneSet(policy: Replacement, seed = 1): Iotlb {
 }
 
 describe('Iotlb lookup', () => {
-  it('returns phys with the offset, the span to the end of the page, and the rights', () => {
+  it('returns phys with the offset and the span to the end of the page', () => {
     const t = new Iotlb(64, 8, 'lru', new Rng(1));
-    t.fill(D, 0xfffff9c2, 0x1234_5000, PG, 1);
-    expect(t.lookup(D, 0xfffff9c2)).toBe(0x1234_59c2);
+    t.fill(D, 0xfffff9c2, 0x1234_5000, PG, PTE_R);
+    expect(t.lookup(D, 0xfffff9c2, PTE_R)).toBe(0x1234_59c2);
     expect(t.span).toBe(0x63e);
-    expect(t.perm).toBe(1);
-    expect(t.lookup(D, 0xffffe000)).toBe(-1);
-    expect(t.lookup(2, 0xfffff000)).toBe(-1); // another domain
+    expect(t.lookup(D, 0xffffe000, 0)).toBe(IOTLB_MISS);
+    expect(t.lookup(2, 0xfffff000, 0)).toBe(IOTLB_MISS); // another domain
     expect(t.stats).toEqual({ hits: 1, misses: 2, invalidations: 0, evictions: 0 });
+  });
+
+  it('reports a hit without the rights asked for as denied', () => {
+    const t = new Iotlb(64, 8, 'lru', new Rng(1));
+    t.fill(D, 0x1000, 0x5000, PG, PTE_R);
+    expect(t.lookup(D, 0x1000, PTE_W)).toBe(IOTLB_DENIED);
+    expect(t.lookup(D, 0x1000, PTE_R)).toBe(0x5000);
+    expect(t.stats).toMatchObject({ hits: 2, misses: 0 });
+  });
+
+  it('keeps IOVAs above 4 GiB and phys above 2^32 exact', () => {
+    const t = new Iotlb(64, 8, 'lru', new Rng(1));
+    const iova = 0xa_bcde_f000_0000 + 0x3000; // page number above 2^32
+    t.fill(7, iova, 0xf_ffff_f000, PG, PTE_R | PTE_W);
+    expect(t.lookup(7, iova + 0x10, PTE_W)).toBe(0xf_ffff_f010);
+    expect(t.lookup(7, iova - 0xa_0000_0000_0000 + 0x10, PTE_W)).toBe(IOTLB_MISS); // same low bits
+    expect(t.entries()).toEqual([
+      { slot: 3 * 8, domainId: 7, iova, pageSize: PG, phys: 0xf_ffff_f000, perm: 3 },
+    ]);
   });
 
   it('holds 2 MiB entries found from any address in the block', () => {
     const t = new Iotlb(64, 8, 'lru', new Rng(1));
     t.fill(D, 0x4012_3000, 0x8000_0000, MIB2, 3);
-    expect(t.lookup(D, 0x401f_fff0)).toBe(0x801f_fff0);
+    expect(t.lookup(D, 0x401f_fff0, 0)).toBe(0x801f_fff0);
     expect(t.span).toBe(0x10);
-    expect(t.lookup(D, 0x4000_0000)).toBe(0x8000_0000);
+    expect(t.lookup(D, 0x4000_0000, 0)).toBe(0x8000_0000);
     expect(t.span).toBe(MIB2);
-    expect(t.lookup(D, 0x4020_0000)).toBe(-1);
+    expect(t.lookup(D, 0x4020_0000, 0)).toBe(-1);
   });
 
   it('indexes the set with the low bits of the page number', () => {
@@ -56,7 +76,7 @@ describe('Iotlb replacement', () => {
     const t = oneSet('lru');
     fillPage(t, 0);
     fillPage(t, 1);
-    expect(t.lookup(D, 0)).toBe(0); // page 0 is now the most recent
+    expect(t.lookup(D, 0, 0)).toBe(0); // page 0 is now the most recent
     fillPage(t, 2);
     expect(t.contains(D, 0)).toBe(true);
     expect(t.contains(D, 1 * PG)).toBe(false);
@@ -67,7 +87,7 @@ describe('Iotlb replacement', () => {
     const t = oneSet('fifo');
     fillPage(t, 0);
     fillPage(t, 1);
-    expect(t.lookup(D, 0)).toBe(0);
+    expect(t.lookup(D, 0, 0)).toBe(0);
     fillPage(t, 2);
     expect(t.contains(D, 0)).toBe(false);
     expect(t.contains(D, 1 * PG)).toBe(true);
@@ -103,7 +123,7 @@ describe('Iotlb replacement', () => {
     t.fill(D, 0, 0x7000, PG, 1);
     fillPage(t, 1);
     expect(t.size).toBe(2);
-    expect(t.lookup(D, 0)).toBe(0x7000);
+    expect(t.lookup(D, 0, 0)).toBe(0x7000);
     expect(t.stats.evictions).toBe(0);
   });
 });

@@ -120,7 +120,7 @@ describe('IoPageTable.map and lookup', () => {
       /neither read nor write; give one/,
     );
     expect(mapError(2 ** 48 - 0x1000, 0x1000, 0x2000)).toMatch(
-      /passes the 0x1000000000000 the 4-level tables cover/,
+      /passes 0x1000000000000, the end of the 4-level tables' reach/,
     );
     expect(
       thrown(() => {
@@ -180,13 +180,33 @@ describe('PageWalker', () => {
     pt.map(0x1000, 0x5000, 0x1000, { read: true, write: true });
     const walker = new PageWalker(ram);
     expect(walker.walk(pt.root, 4, 0x1000)).toBe(PTE_R | PTE_W);
-    // Make the level-3 directory entry read-only.
+    // Make the level-3 directory entry read-only. A directory change needs an invalidation
+    // before the walker sees it: it caches directory entries.
     writePte(ram, pages[1]!, pages[2]! | PTE_R, 0);
+    expect(walker.walk(pt.root, 4, 0x1000)).toBe(PTE_R | PTE_W);
+    walker.invalidateCache();
     expect(walker.walk(pt.root, 4, 0x1000)).toBe(PTE_R);
     expect(walker.pageBase).toBe(0x5000);
     // Neither R nor W: not present.
     writePte(ram, pages[1]!, pages[2]!, 0);
+    walker.invalidateCache();
     expect(walker.walk(pt.root, 4, 0x1000)).toBe(0);
+  });
+
+  it('resumes walks of the same 2 MiB region from its paging-structure cache', () => {
+    const { ram, pt } = makeTable();
+    pt.map(0x20_0000, 0x80_0000, 0x4000, { read: true, write: true });
+    const walker = new PageWalker(ram);
+    for (let p = 0; p < 4; p++) {
+      expect(walker.walk(pt.root, 4, 0x20_0000 + p * 0x1000)).toBe(PTE_R | PTE_W);
+      expect(walker.pageBase).toBe(0x80_0000 + p * 0x1000);
+    }
+    expect([walker.fullWalks, walker.cachedWalks]).toEqual([1, 3]);
+    pt.unmap(0x20_1000, 0x1000); // a leaf change is seen at once: leaves are never cached here
+    expect(walker.walk(pt.root, 4, 0x20_1000)).toBe(0);
+    walker.invalidateCache();
+    walker.walk(pt.root, 4, 0x20_0000);
+    expect(walker.fullWalks).toBe(2);
   });
 
   it('takes PS at level 3 as a 1 GiB page and reports PS at level 4 as reserved', () => {
