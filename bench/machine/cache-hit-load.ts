@@ -1,7 +1,7 @@
 /** machine/cache-hit-load: CPU 8-byte loads that hit the cache; target >= 50 million per second. */
 import { Machine } from '../../src/machine/machine.js';
 import type { BenchResult } from '../types.js';
-import { rate } from '../timing.js';
+import { steadyRate } from '../timing.js';
 
 export function benchCacheHitLoad(): BenchResult {
   const m = new Machine();
@@ -10,7 +10,7 @@ export function benchCacheHitLoad(): BenchResult {
   for (let i = 0; i < 4096; i += 8) cpu.writeU64(base + i, BigInt(i)); // 4 KiB: all resident
   let sink = 0;
   const out = new Uint32Array(2);
-  const perSec = rate(2_000_000, 5, (n) => {
+  const perSec = steadyRate((n) => {
     for (let i = 0; i < n; i++) {
       cpu.readU64Halves(base + ((i * 8) & 4095), out);
       sink ^= out[0]!;

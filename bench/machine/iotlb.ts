@@ -10,15 +10,12 @@ import { EventBus } from '../../src/machine/events.js';
 import { Iommu } from '../../src/machine/iommu/iommu.js';
 import { SparseRam } from '../../src/machine/memory/ram.js';
 import type { BenchResult } from '../types.js';
+import { steadyRate } from '../timing.js';
 
 const N_PAGES = 32;
 const IOVA_BASE = 0xfffe_0000;
 const PHYS_BASE = 0x4000_0000;
 const RID = 0x10; // 00:02.0
-const BATCH = 1 << 18;
-const WARMUP_MS = 200;
-const WINDOWS = 5;
-const WINDOW_MS = 120;
 
 function setUp(): Iommu {
   const ram = new SparseRam();
@@ -47,35 +44,20 @@ function run(iommu: Iommu, n: number): number {
   return sum;
 }
 
-/** Translations per second over at least `ms` milliseconds. */
-function rateOver(iommu: Iommu, ms: number): number {
-  let n = 0;
-  let sink = 0;
-  let elapsed = 0;
-  const t0 = performance.now();
-  while (elapsed < ms) {
-    sink += run(iommu, BATCH);
-    n += BATCH;
-    elapsed = performance.now() - t0;
-  }
-  if (!(sink > 0)) throw new Error('iotlb-hit bench: translations failed');
-  return n / (elapsed / 1000);
-}
-
-/** IOTLB-hit translations per second: the median of several windows after a warm-up. */
+/** IOTLB-hit translations per second, steady state (see timing.ts). */
 export function benchIotlbHit(): BenchResult {
   const iommu = setUp();
-  rateOver(iommu, WARMUP_MS); // fills the IOTLB and lets the JIT settle
+  let sink = run(iommu, N_PAGES); // fills the IOTLB
   const missesBefore = iommu.iotlb.stats.misses;
-  const rates: number[] = [];
-  for (let w = 0; w < WINDOWS; w++) rates.push(rateOver(iommu, WINDOW_MS));
-  if (iommu.iotlb.stats.misses !== missesBefore || iommu.faults.length > 0) {
+  const rate = steadyRate((n) => {
+    sink += run(iommu, n);
+  });
+  if (iommu.iotlb.stats.misses !== missesBefore || iommu.faults.length > 0 || !(sink > 0)) {
     throw new Error('iotlb-hit bench: the working set did not stay in the IOTLB');
   }
-  rates.sort((a, b) => a - b);
   return {
     name: 'machine/iotlb-hit',
-    value: Math.round(rates[WINDOWS >> 1]!),
+    value: Math.round(rate),
     unit: 'translations/s',
     target: 50e6,
     better: 'higher',

@@ -25,7 +25,10 @@ describe('dmasim', () => {
 
   it('prints one JSON document with --json', () => {
     const r = run(['demo', '--arch', 'arm32', '--json']);
-    const doc = JSON.parse(r.out) as { arch: string; steps: { observations: { fresh: boolean }[] }[] };
+    const doc = JSON.parse(r.out) as {
+      arch: string;
+      steps: { observations: { fresh: boolean }[] }[];
+    };
     expect(doc.arch).toBe('arm32');
     expect(doc.steps[0]?.observations.map((o) => o.fresh)).toEqual([true, false]);
   });
@@ -33,7 +36,9 @@ describe('dmasim', () => {
   it('exits 2 naming the bad value and the accepted ones', () => {
     const r = run(['demo', '--arch', 'sparc']);
     expect(r.status).toBe(2);
-    expect(r.err).toContain("argument 'sparc' is invalid. Allowed choices are x86_64, arm64, arm32, prep.");
+    expect(r.err).toContain(
+      "argument 'sparc' is invalid. Allowed choices are x86_64, arm64, arm32, prep.",
+    );
     expect(run(['demo', '--seed', '-1']).status).toBe(2);
     expect(run(['frobnicate', 'x']).status).toBe(2);
   });

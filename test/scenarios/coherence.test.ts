@@ -5,7 +5,9 @@ import { runCoherenceDemo } from '../../src/scenarios/coherence.js';
 describe.each(ARCH_NAMES)('the coherence demonstration on %s', (arch) => {
   it('shows fresh bytes for the coherent device and stale ones until each sync', () => {
     const d = runCoherenceDemo({ arch });
-    const fresh = d.steps.map((s) => s.observations.map((o) => `${o.who}:${o.fresh ? 'fresh' : 'stale'}`));
+    const fresh = d.steps.map((s) =>
+      s.observations.map((o) => `${o.who}:${o.fresh ? 'fresh' : 'stale'}`),
+    );
     expect(fresh).toEqual([
       ['coherent-dev:fresh', 'noncoherent-dev:stale'],
       ['noncoherent-dev:fresh'],

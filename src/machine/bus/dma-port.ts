@@ -86,7 +86,13 @@ export class DmaPort {
     return (phys + this.busOffset) as DmaAddr;
   }
 
-  private transfer(write: boolean, bus: number, buf: Uint8Array, off: number, len: number): DmaStatus {
+  private transfer(
+    write: boolean,
+    bus: number,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+  ): DmaStatus {
     const { ram, physmap, cache } = this.deps;
     this.done = 0;
     this.carried = NONE;
@@ -120,7 +126,8 @@ export class DmaPort {
    */
   private translateRun(input: number, len: number, write: boolean): number {
     const iommu = this.deps.iommu as IommuTranslator;
-    const phys = this.carried !== NONE ? this.carried : iommu.translate(this.requesterId, input, write);
+    const phys =
+      this.carried !== NONE ? this.carried : iommu.translate(this.requesterId, input, write);
     let run = this.carried !== NONE ? this.carriedSpan : iommu.span;
     this.carried = NONE;
     if (phys < 0) return phys;

@@ -281,7 +281,12 @@ export class Cpu implements TimeListener {
    * needs no address check.
    */
   private fastSlot(phys: number, len: number, attr: MemAttr, write: boolean): number {
-    if (attr !== MemAttr.CACHEABLE || this.events.on || (this.sb !== null && (write || !this.sb.isEmpty))) return -1;
+    if (
+      attr !== MemAttr.CACHEABLE ||
+      this.events.on ||
+      (this.sb !== null && (write || !this.sb.isEmpty))
+    )
+      return -1;
     const ls = this.lineSize;
     const line = phys < 0x8000_0000 ? phys >>> this.lineShift : Math.floor(phys / ls);
     const inLine = phys - line * ls;

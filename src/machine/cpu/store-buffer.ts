@@ -44,7 +44,7 @@ export class StoreBuffer {
   /** Posts a store; splits it at line boundaries. `now` is the current simulated time. */
   store(phys: number, src: Uint8Array, off: number, len: number, now: number): void {
     while (len > 0) {
-      const inLine = phys % this.lineSize;
+      const inLine = phys & (this.lineSize - 1);
       const n = Math.min(len, this.lineSize - inLine);
       this.post(phys, src, off, n, now);
       phys += n;

@@ -190,15 +190,28 @@ export class Iommu implements IommuTranslator {
    *   and `span` set to the rest of the 4 KiB page, so a caller that carries on can skip it.
    */
   translate(requesterId: number, iova: number, write: boolean): number {
+    if (requesterId === this.lastRid && this.domainId !== 0 && !this.events.on) {
+      const phys = this.iotlb.lookup(this.domainId, iova, write ? PTE_W : PTE_R);
+      if (phys >= 0) {
+        this.span = this.iotlb.span;
+        return phys;
+      }
+      return this.afterLookup(requesterId, iova, write, phys);
+    }
+    return this.translateSlow(requesterId, iova, write);
+  }
+
+  /** translate for a new requester, an untranslated domain, or with observers listening. */
+  private translateSlow(requesterId: number, iova: number, write: boolean): number {
     if (requesterId !== this.lastRid) this.select(requesterId);
     if (this.domainId === 0) return this.untranslated(requesterId, iova, write);
     // No MGAW check before the lookup: only walks that passed it fill the IOTLB.
-    const phys = this.iotlb.lookup(this.domainId, iova, write ? PTE_W : PTE_R);
-    if (phys >= 0 && !this.events.on) {
-      this.span = this.iotlb.span;
-      return phys;
-    }
-    return this.afterLookup(requesterId, iova, write, phys);
+    return this.afterLookup(
+      requesterId,
+      iova,
+      write,
+      this.iotlb.lookup(this.domainId, iova, write ? PTE_W : PTE_R),
+    );
   }
 
   /** Page-selective invalidation of the 4 KiB page of `iova`; returns entries dropped. */
@@ -264,7 +277,10 @@ export class Iommu implements IommuTranslator {
   }
 
   private miss(requesterId: number, iova: number, write: boolean): number {
-    assert(Number.isSafeInteger(iova) && iova >= 0, () => `iommu: translate of IOVA ${String(iova)}`);
+    assert(
+      Number.isSafeInteger(iova) && iova >= 0,
+      () => `iommu: translate of IOVA ${String(iova)}`,
+    );
     if (iova >= this.limit) return this.fault(requesterId, iova, write, FAULT_BEYOND_MGAW);
     const w = this.walker;
     const rights = w.walk(this.root, this.levels, iova);
@@ -275,7 +291,7 @@ export class Iommu implements IommuTranslator {
     }
     // Only translations that succeed are cached (a not-present entry never is: spec ch. 6).
     this.iotlb.fill(this.domainId, iova, w.pageBase, w.pageSize, rights);
-    const off = iova % w.pageSize;
+    const off = iova & (w.pageSize - 1); // `&`, not `%`: no fmod call on addresses >= 2^31
     this.span = w.pageSize - off;
     const phys = w.pageBase + off;
     if (this.events.on) this.emitLookup('miss', iova, phys);

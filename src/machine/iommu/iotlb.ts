@@ -78,18 +78,25 @@ export class Iotlb {
   span = 0;
   /** Per slot: [2s] bits 0..31 of the page number (IOVA / page size), [2s+1] tagHigh. */
   private readonly tags: Int32Array;
-  /** Per slot: [2s] page address + rights, [2s+1] last use (lru) or fill (fifo) tick. */
-  private readonly data: Float64Array;
+  /** Per slot: physical address of the page or block. */
+  private readonly pageBase: Float64Array;
+  /** Per slot: PTE_R | PTE_W. */
+  private readonly perms: Uint8Array;
+  /** Per slot: last use (lru) or fill (fifo) tick. */
+  private readonly stamps: Float64Array;
   private tick = 0;
   /** Valid entries larger than 4 KiB; while 0 a lookup probes one size. */
   private nLarge = 0;
   private readonly setMask: number;
   private readonly lru: boolean;
   /**
-   * Way prediction, a host-side shortcut with no effect on results: the slot where a 4 KiB page
-   * number was last found, indexed by its low bits. A guess counts only if its tag matches.
+   * Way prediction, a host-side shortcut with no effect on results: for the low bits of a 4 KiB
+   * page number, the tag last found there and its slot. The tag is compared here, before the slot
+   * is read, which saves a dependent load on a hit; drop() clears the hint of the slot it empties.
    */
-  private readonly hints: Int32Array;
+  private readonly hintLo: Int32Array;
+  private readonly hintHi: Int32Array;
+  private readonly hintSlot: Int32Array;
   private readonly hintMask: number;
   private nHits = 0;
   private nMisses = 0;
@@ -113,9 +120,14 @@ export class Iotlb {
     this.setMask = this.nSets - 1;
     this.lru = policy === 'lru';
     this.tags = new Int32Array(2 * nEntries);
-    this.data = new Float64Array(2 * nEntries);
-    this.hints = new Int32Array(Math.max(HINTS_MIN, nEntries * 4));
-    this.hintMask = this.hints.length - 1;
+    this.pageBase = new Float64Array(nEntries);
+    this.perms = new Uint8Array(nEntries);
+    this.stamps = new Float64Array(nEntries);
+    const nHints = Math.max(HINTS_MIN, nEntries * 4);
+    this.hintLo = new Int32Array(nHints);
+    this.hintHi = new Int32Array(nHints); // 0 never matches: domain ids start at 1
+    this.hintSlot = new Int32Array(nHints);
+    this.hintMask = nHints - 1;
   }
 
   get stats(): IotlbStats {
@@ -144,16 +156,23 @@ export class Iotlb {
     // The 4 KiB probe, written out. `|` and `<<` truncate to 32 bits: `lo` is page number bits
     // 0..31, and `iova / 2^44` supplies its bits 32 and up.
     const lo = (iova / PAGE_SIZE) | 0;
-    const hi = (domainId << 16) | ((iova / TWO_44) << 2);
-    const tags = this.tags;
+    const hi = iova < TWO_44 ? domainId << 16 : (domainId << 16) | ((iova / TWO_44) << 2);
     const h = lo & this.hintMask;
-    let s = this.hints[h] as number;
-    if (tags[2 * s] !== lo || tags[2 * s + 1] !== hi) {
+    let s: number;
+    if (this.hintLo[h] === lo && this.hintHi[h] === hi) s = this.hintSlot[h] as number;
+    else {
       s = this.scan(lo, hi);
       if (s < 0) return this.nLarge > 0 ? this.lookupLarge(domainId, iova, need) : this.miss();
-      this.hints[h] = s;
+      this.hintLo[h] = lo;
+      this.hintHi[h] = hi;
+      this.hintSlot[h] = s;
     }
-    return this.hit(s, iova, PAGE_SIZE, need);
+    this.nHits++;
+    if (this.lru) this.stamps[s] = ++this.tick;
+    if (((this.perms[s] as number) & need) !== need) return IOTLB_DENIED;
+    const off = iova & (PAGE_SIZE - 1); // exact: `&` keeps the low 32 bits of any safe integer
+    this.span = PAGE_SIZE - off;
+    return (this.pageBase[s] as number) + off;
   }
 
   /** True if an entry covers `iova`; no stats, no replacement update (for tests and views). */
@@ -170,15 +189,14 @@ export class Iotlb {
     for (let s = 0; s < this.nEntries; s++) {
       const hi = this.tags[2 * s + 1] as number;
       if (hi === 0) continue;
-      const e = this.data[2 * s] as number;
-      const perm = e & PERM_MASK;
+      const perm = this.perms[s] as number;
       const pageSize = SIZES[hi & 3] as number;
       out.push({
         slot: s,
         domainId: hi >>> 16,
         iova: this.slotIova(s),
         pageSize,
-        phys: e - perm,
+        phys: this.pageBase[s] as number,
         perm,
       });
     }
@@ -198,8 +216,9 @@ export class Iotlb {
     if (this.tags[2 * s + 1] !== 0) this.drop(s);
     this.tags[2 * s] = lo;
     this.tags[2 * s + 1] = tagHigh(domainId, iova, code);
-    this.data[2 * s] = pageBase + (perm & PERM_MASK);
-    this.data[2 * s + 1] = ++this.tick;
+    this.pageBase[s] = pageBase;
+    this.perms[s] = perm & PERM_MASK;
+    this.stamps[s] = ++this.tick;
     if (code > 0) this.nLarge++;
   }
 
@@ -272,14 +291,12 @@ export class Iotlb {
 
   private hit(s: number, iova: number, size: number, need: number): number {
     this.nHits++;
-    if (this.lru) this.data[2 * s + 1] = ++this.tick;
-    const e = this.data[2 * s] as number;
-    // `&` keeps the low 32 bits, which hold the rights and (sizes are <= 2^30) the offset.
-    const perm = e & PERM_MASK;
-    if ((perm & need) !== need) return IOTLB_DENIED;
+    if (this.lru) this.stamps[s] = ++this.tick;
+    if (((this.perms[s] as number) & need) !== need) return IOTLB_DENIED;
+    // `&` keeps the low 32 bits, which (sizes are <= 2^30) hold the offset.
     const off = iova & (size - 1);
     this.span = size - off;
-    return e - perm + off;
+    return (this.pageBase[s] as number) + off;
   }
 
   /** The slot to fill in the set of page number `lo`: an empty way, else the policy's choice. */
@@ -292,7 +309,7 @@ export class Iotlb {
     // lru and fifo both evict the oldest tick; they differ in whether a hit renews it.
     let oldest = first;
     for (let s = first + 1; s < end; s++) {
-      if ((this.data[2 * s + 1] as number) < (this.data[2 * oldest + 1] as number)) oldest = s;
+      if ((this.stamps[s] as number) < (this.stamps[oldest] as number)) oldest = s;
     }
     return oldest;
   }
@@ -306,6 +323,8 @@ export class Iotlb {
 
   /** Empties slot `s`; returns 1 for counting. */
   private drop(s: number): number {
+    const h = (this.tags[2 * s] as number) & this.hintMask;
+    if (this.hintSlot[h] === s) this.hintHi[h] = 0;
     if (((this.tags[2 * s + 1] as number) & 3) !== 0) this.nLarge--;
     this.tags[2 * s + 1] = 0;
     return 1;

@@ -34,7 +34,9 @@ const TWO_32 = 2 ** 32;
 const ADDR_LIMIT = 2 ** 52;
 
 /** Bytes covered by one entry of each level, index = level (1 = 4 KiB, 2 = 2 MiB, ...). */
-const LEVEL_SIZES: readonly number[] = [0, 1, 2, 3, 4, 5].map((l) => 2 ** (PAGE_SHIFT + 9 * (l - 1)));
+const LEVEL_SIZES: readonly number[] = [0, 1, 2, 3, 4, 5].map(
+  (l) => 2 ** (PAGE_SHIFT + 9 * (l - 1)),
+);
 
 /** Bytes covered by one entry of a level (1 = 4 KiB page, 2 = 2 MiB, 3 = 1 GiB, ...). */
 export function levelSize(level: number): number {

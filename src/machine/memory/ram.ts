@@ -7,6 +7,7 @@
 /** Backing granule: a host allocation unit, independent of the simulated PAGE_SIZE. */
 export const CHUNK_SHIFT = 16;
 export const CHUNK_SIZE = 1 << CHUNK_SHIFT;
+/** `phys & CHUNK_MASK` is exact for any safe integer: `&` keeps the low 32 bits. */
 const CHUNK_MASK = CHUNK_SIZE - 1;
 /** Copies up to this many bytes go byte by byte: cheaper than creating a subarray view. */
 const SMALL = 16;
@@ -25,7 +26,7 @@ export class SparseRam {
   /** Copies `len` bytes at `phys` into `dst[off..]`. Unwritten memory reads as zero. */
   read(phys: number, dst: Uint8Array, off: number, len: number): void {
     while (len > 0) {
-      const inChunk = phys % CHUNK_SIZE;
+      const inChunk = phys & CHUNK_MASK;
       const n = Math.min(len, CHUNK_SIZE - inChunk);
       const c = this.chunk(phys, false);
       if (c === undefined) dst.fill(0, off, off + n);
@@ -40,7 +41,7 @@ export class SparseRam {
   /** Copies `len` bytes from `src[off..]` to `phys`. */
   write(phys: number, src: Uint8Array, off: number, len: number): void {
     while (len > 0) {
-      const inChunk = phys % CHUNK_SIZE;
+      const inChunk = phys & CHUNK_MASK;
       const n = Math.min(len, CHUNK_SIZE - inChunk);
       const c = this.chunk(phys, true) as Uint8Array;
       if (n <= SMALL) for (let i = 0; i < n; i++) c[inChunk + i] = src[off + i] as number;
@@ -54,7 +55,7 @@ export class SparseRam {
   /** Fills `len` bytes at `phys` with `value`; filling untouched memory with 0 allocates nothing. */
   fill(phys: number, value: number, len: number): void {
     while (len > 0) {
-      const inChunk = phys % CHUNK_SIZE;
+      const inChunk = phys & CHUNK_MASK;
       const n = Math.min(len, CHUNK_SIZE - inChunk);
       const c = this.chunk(phys, value !== 0);
       if (c !== undefined) c.fill(value, inChunk, inChunk + n);
@@ -79,10 +80,5 @@ export class SparseRam {
     this.lastIndex = idx;
     this.lastChunk = c;
     return c;
-  }
-
-  /** Offset of `phys` inside its chunk. */
-  static offsetInChunk(phys: number): number {
-    return phys < 0x8000_0000 ? phys & CHUNK_MASK : phys % CHUNK_SIZE;
   }
 }
