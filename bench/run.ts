@@ -3,19 +3,19 @@
  * document `{ "results": [...] }` for tracking figures over time. Figures are reported, never
  * asserted: a slow machine must not fail the build.
  */
-import { benchCacheHitLoad } from './machine/cache-hit-load.js';
-import { benchDeviceRead, benchDeviceReadIommu } from './machine/device-read.js';
-import { benchIotlbHit } from './machine/iotlb.js';
-import { benchSparseRss } from './machine/sparse-rss.js';
-import type { BenchResult, Benchmark } from './types.js';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { BENCHMARKS } from './registry.js';
+import type { BenchResult } from './types.js';
 
-export const BENCHMARKS: readonly Benchmark[] = [
-  { name: 'machine/device-read', run: benchDeviceRead },
-  { name: 'machine/device-read-iommu', run: benchDeviceReadIommu },
-  { name: 'machine/cache-hit-load', run: benchCacheHitLoad },
-  { name: 'machine/iotlb-hit', run: benchIotlbHit },
-  { name: 'machine/sparse-rss', run: benchSparseRss },
-];
+const ONE = fileURLToPath(new URL('./one.js', import.meta.url));
+
+/** Runs one benchmark in a fresh Node process (see one.ts). */
+function runIsolated(name: string): BenchResult {
+  return JSON.parse(
+    execFileSync(process.execPath, [ONE, name], { encoding: 'utf8' }),
+  ) as BenchResult;
+}
 
 function meets(r: BenchResult): boolean | undefined {
   if (r.target === undefined) return undefined;
@@ -54,7 +54,7 @@ function table(results: readonly BenchResult[]): string {
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-async function main(args: string[]): Promise<number> {
+function main(args: string[]): number {
   const json = args.includes('--json');
   const names = args.filter((a) => !a.startsWith('--'));
   const unknown = names.filter((n) => !BENCHMARKS.some((b) => b.name === n));
@@ -68,10 +68,10 @@ async function main(args: string[]): Promise<number> {
   const results: BenchResult[] = [];
   for (const b of chosen) {
     if (!json) process.stderr.write(`running ${b.name}...\n`);
-    results.push(await b.run());
+    results.push(runIsolated(b.name));
   }
   process.stdout.write(json ? JSON.stringify({ results }, null, 2) + '\n' : table(results) + '\n');
   return 0;
 }
 
-process.exitCode = await main(process.argv.slice(2));
+process.exitCode = main(process.argv.slice(2));

@@ -1,6 +1,8 @@
 /**
  * Architecture profiles: every number that differs between platforms, as data. Sources are cited
  * per value; facts = ../shared/reference/linux-dma-facts.md (§ numbers), seeds = the seed articles.
+ * MODEL: cache size and ways, WC entries and store-buffer depth and drain time are model choices
+ * of plausible size, not any one CPU's; values marked unverified are from memory.
  */
 import { GIB, KIB, MIB } from '../lib/units.js';
 
@@ -202,9 +204,9 @@ const profiles: Record<ArchName, ArchProfile> = {
     bigEndian: true, // PowerPC 60x in big-endian mode; PCI is little-endian
     pageSize: 4096,
     physAddrBits: 32,
-    zoneDmaLimit: 16 * MIB, // ISA DMA reach (seeds: dma_mem_alloc with GFP_DMA)
+    zoneDmaLimit: 16 * MIB, // ISA DMA reach (seeds: dma_mem_alloc); ppc32 value unverified
     zoneDma32Limit: null,
-    lowmemBytes: 768 * MIB, // ppc32 CONFIG_LOWMEM_SIZE default
+    lowmemBytes: 768 * MIB, // ppc32 CONFIG_LOWMEM_SIZE default (unverified)
     defaultCoherent: true, // 60x bus snooping
     dmaMinAlign: 1,
     kmallocMinAlign: 8,

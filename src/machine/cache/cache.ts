@@ -3,6 +3,9 @@
  * all CPUs (one level, so CPU-to-CPU coherence is trivially kept). Devices that snoop see dirty
  * lines; devices that do not see only RAM, which is how stale data becomes real.
  *
+ * MODEL: one cache level (real CPUs have two or three, with the same visible effect on DMA:
+ * dirty data sits above RAM until written back); exact LRU replacement; no prefetching.
+ *
  * State lives in flat typed arrays indexed by slot = set * ways + way (DESIGN.md "Performance").
  * A per-page count of resident lines acts as a snoop filter, so a device access to memory the
  * cache does not hold costs one map lookup per page, not one tag search per line.

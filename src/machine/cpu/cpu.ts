@@ -93,6 +93,8 @@ export class Cpu implements TimeListener {
   /** Loads `len` bytes at `phys` into dst[off..] through a mapping with attribute `attr`. */
   read(phys: number, dst: Uint8Array, off: number, len: number, attr: MemAttr): void {
     this.emitAccess('load', phys, len, attr);
+    // MODEL: uncached and WC accesses do not look into the data cache; mixing a cacheable and
+    // a non-cacheable mapping of one page is a bug on Arm (mismatched attributes) anyway.
     if (attr === MemAttr.CACHEABLE) {
       this.checkRam(phys, len, 'load');
       this.cacheRead(phys, dst, off, len);

@@ -3,6 +3,8 @@
  * seeded time and reach the cache in no particular order, unless a barrier drains them in program
  * order. A device may therefore see a doorbell before the descriptor stores that preceded it.
  * Stores to the same line keep their order (per-location coherence holds on every architecture).
+ * MODEL: each store's delay is drawn uniformly from [0, maxDrainNs] of the profile; real store
+ * buffers drain in an order set by cache misses and interconnect traffic.
  */
 import type { Rng } from '../../lib/rng.js';
 

@@ -7,7 +7,8 @@
  * State is flat typed arrays indexed by slot = set * ways + way; the set is the low bits of the
  * page number. Lookups allocate nothing and return results in fields.
  * MODEL: one array holds all page sizes (4 KiB, 2 MiB, 1 GiB), probed smallest first; real
- * IOTLBs often keep separate arrays per size. There are no paging-structure caches.
+ * IOTLBs often keep separate arrays per size. Directory entries are cached apart, by the walker
+ * (pagetable.ts, paging-structure cache).
  */
 import { ConfigError, assert } from '../../lib/errors.js';
 import type { Rng } from '../../lib/rng.js';

@@ -1,3 +1,0 @@
-import { sparseRssChild } from './sparse-rss.js';
-
-sparseRssChild();

@@ -1,0 +1,14 @@
+/** Every benchmark of `npm run bench`, by stable name. */
+import { benchCacheHitLoad } from './machine/cache-hit-load.js';
+import { benchDeviceRead, benchDeviceReadIommu } from './machine/device-read.js';
+import { benchIotlbHit } from './machine/iotlb.js';
+import { benchSparseRss } from './machine/sparse-rss.js';
+import type { Benchmark } from './types.js';
+
+export const BENCHMARKS: readonly Benchmark[] = [
+  { name: 'machine/device-read', run: benchDeviceRead },
+  { name: 'machine/device-read-iommu', run: benchDeviceReadIommu },
+  { name: 'machine/cache-hit-load', run: benchCacheHitLoad },
+  { name: 'machine/iotlb-hit', run: benchIotlbHit },
+  { name: 'machine/sparse-rss', run: benchSparseRss },
+];
