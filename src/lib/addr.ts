@@ -1,8 +1,13 @@
 /**
  * The address spaces of dma-api-howto.rst ("CPU and DMA addresses"), as distinct types so that a
  * bus address can never be passed where a physical one is meant. Physical and bus addresses fit
- * in 52 bits and are plain numbers (DESIGN.md "Addresses"); values that do not fit (64-bit kernel
- * virtual addresses, all-ones sentinels) are bigint and stay at the edges.
+ * in 52 bits and are plain numbers (DESIGN.md "Addresses").
+ *
+ * Kernel virtual addresses are 64 bits wide on 64-bit profiles (0xffff888000000000 ...), too wide
+ * for a number. They are kept as numbers all the same, as the offset from the bottom of the
+ * profile's kernel address window (`vaBase`, e.g. 0xffff800000000000 on x86-64, 0 on 32-bit
+ * profiles), which spans at most 2^48 bytes; the full value is made (as bigint) only to print or
+ * parse it. So kmalloc, page_address and the linear map stay in plain arithmetic.
  */
 
 declare const brand: unique symbol;
@@ -14,8 +19,8 @@ export type PhysAddr = Brand<number, 'PhysAddr'>;
 export type DmaAddr = Brand<number, 'DmaAddr'>;
 /** An I/O virtual address: the input of the IOMMU, after any dma-ranges offset. */
 export type Iova = Brand<number, 'Iova'>;
-/** A kernel virtual address; 64 bits wide on 64-bit profiles, hence bigint. */
-export type VirtAddr = Brand<bigint, 'VirtAddr'>;
+/** A kernel virtual address, as the offset from the profile's `vaBase` (see above). */
+export type VirtAddr = Brand<number, 'VirtAddr'>;
 
 /** Largest address the model accepts: 52 bits, the widest physical address of x86-64 and arm64. */
 export const MAX_ADDR_BITS = 52;
@@ -36,7 +41,7 @@ export function checkAddr(a: number, what: string): void {
 export const phys = (a: number): PhysAddr => a as PhysAddr;
 export const dmaAddr = (a: number): DmaAddr => a as DmaAddr;
 export const iova = (a: number): Iova => a as Iova;
-export const virt = (a: bigint): VirtAddr => a as VirtAddr;
+export const virt = (a: number): VirtAddr => a as VirtAddr;
 
 /** Formats an address the way the kernel's `%llx` does (no leading zeros), with a 0x prefix. */
 export function hex(a: number | bigint): string {

@@ -95,8 +95,12 @@ export interface ArchProfile {
   readonly kmallocMinAlign: number;
   readonly ordering: OrderingModel;
   readonly barriers: BarrierTable;
-  /** Kernel virtual address of physical `ramBase` in the linear map (PAGE_OFFSET). */
+  /** Kernel virtual address of the first RAM byte in the linear map (PAGE_OFFSET). */
   readonly pageOffset: bigint;
+  /** Bottom of the kernel's virtual address window: VirtAddr values count from here. */
+  readonly vaBase: bigint;
+  /** Size of that window as a power of two (bits). */
+  readonly vaBits: number;
   /** Added to a physical address to get the bus address devices use (the dma-ranges offset). */
   readonly busOffset: number;
   /** Default RAM layout for a given RAM size. */
@@ -145,6 +149,8 @@ const profiles: Record<ArchName, ArchProfile> = {
     ordering: 'tso',
     barriers: X86_BARRIERS,
     pageOffset: 0xffff888000000000n, // Documentation/arch/x86/x86_64/mm.rst, 4-level, no KASLR
+    vaBase: 0xffff800000000000n, // the canonical upper half of 4-level paging
+    vaBits: 47,
     busOffset: 0,
     ramBanks: pcBanks,
     cache: { size: 256 * KIB, ways: 8 },
@@ -169,6 +175,8 @@ const profiles: Record<ArchName, ArchProfile> = {
     ordering: 'weak',
     barriers: WEAK_BARRIERS,
     pageOffset: 0xffff000000000000n, // 48-bit VA: PAGE_OFFSET = -(1 << 48)
+    vaBase: 0xffff000000000000n, // Documentation/arch/arm64/memory.rst, 48-bit VA, 4 KiB pages
+    vaBits: 48,
     busOffset: 0,
     ramBanks: singleBank(0x4000_0000), // QEMU virt board: RAM at 1 GiB
     cache: { size: 256 * KIB, ways: 8 },
@@ -191,6 +199,8 @@ const profiles: Record<ArchName, ArchProfile> = {
     ordering: 'weak',
     barriers: WEAK_BARRIERS,
     pageOffset: 0xc0000000n, // CONFIG_PAGE_OFFSET for VMSPLIT_3G
+    vaBase: 0n,
+    vaBits: 32,
     busOffset: 0,
     ramBanks: singleBank(0x6000_0000), // Versatile Express A9: RAM at 0x60000000
     cache: { size: 32 * KIB, ways: 4 },
@@ -213,6 +223,8 @@ const profiles: Record<ArchName, ArchProfile> = {
     ordering: 'weak',
     barriers: WEAK_BARRIERS,
     pageOffset: 0xc0000000n, // seeds: physical 0 is virtual 0xC0000000
+    vaBase: 0n,
+    vaBits: 32,
     busOffset: 0x8000_0000, // seeds: physical 0 is bus 0x80000000
     ramBanks: singleBank(0),
     cache: { size: 32 * KIB, ways: 8 },
