@@ -83,7 +83,10 @@ export default tseslint.config(
         { selector: 'parameter', format: ['camelCase'], leadingUnderscore: 'allow' },
         { selector: 'typeLike', format: ['PascalCase'] },
         { selector: 'enumMember', format: ['UPPER_CASE'] },
-        { selector: ['objectLiteralProperty', 'typeProperty'], format: null },
+        {
+          selector: ['objectLiteralProperty', 'objectLiteralMethod', 'typeProperty'],
+          format: null,
+        },
         { selector: 'import', format: null },
       ],
       eqeqeq: 'error',
