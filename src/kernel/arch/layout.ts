@@ -72,7 +72,11 @@ function alignUp(v: bigint, a: bigint): bigint {
   return ((v + a - 1n) / a) * a;
 }
 
-/** The layout of `arch`, given the full virtual address just past the linear map. */
-export function vaLayout(arch: ArchName, lowmemEndVa: bigint): VaLayout {
+/**
+ * The layout of `arch`, given the full virtual address just past the linear map (only 32-bit
+ * profiles use it: their vmalloc area starts above lowmem). The kernel image fields do not depend
+ * on it, so boot may read them before lowmem is known.
+ */
+export function vaLayout(arch: ArchName, lowmemEndVa = 0n): VaLayout {
   return layouts[arch](lowmemEndVa);
 }

@@ -14,17 +14,19 @@
  */
 import { hex } from '../../lib/addr.js';
 import { ConfigError, SimulatorBug } from '../../lib/errors.js';
-import { GIB, MIB } from '../../lib/units.js';
+import { MIB } from '../../lib/units.js';
 import type { PhysMap } from '../../machine/memory/physmap.js';
 import type { ArchProfile } from '../../machine/profile.js';
 import type { BootParams } from '../cmdline.js';
 import type { KernelLog } from '../printk.js';
+import { LOW_LIMIT, NO_LIMIT, mergeRanges, subtractRanges, intersectRanges } from './ranges.js';
+import type { Range } from './ranges.js';
+import { setupReservedMemory } from './reserved-mem.js';
+import type { ReservedMemoryNode, ReservedMem } from './reserved-mem.js';
 
-/** A physical range: [base, base + size). */
-export interface Range {
-  readonly base: number;
-  readonly size: number;
-}
+export type { Range } from './ranges.js';
+export { mergeRanges, subtractRanges, intersectRanges } from './ranges.js';
+export type { ReservedMemoryNode, ReservedMem } from './reserved-mem.js';
 
 /** A memblock region; `name` says who reserved it (a model addition, for reports). */
 export interface MemblockRegion extends Range {
@@ -44,37 +46,6 @@ export interface KernelImage {
   readonly bss?: number;
 }
 
-/** A device-tree `/reserved-memory` child node (bindings/reserved-memory/*.yaml). */
-export interface ReservedMemoryNode {
-  /** Node name, e.g. "linux,cma" or "framebuffer@78000000". */
-  readonly name: string;
-  readonly compatible: 'shared-dma-pool' | 'restricted-dma-pool';
-  /** Static placement; give either `reg` or `size`. */
-  readonly reg?: Range;
-  /** Dynamic placement: bytes, allocated top-down at boot. */
-  readonly size?: number;
-  /** Alignment of a dynamic region; default one page (the kernel's default is SMP_CACHE_BYTES). */
-  readonly alignment?: number;
-  /** Where a dynamic region may be placed; default anywhere. */
-  readonly 'alloc-ranges'?: readonly Range[];
-  /** Not in the linear map (MEMBLOCK_NOMAP): a per-device pool that is memremapped. */
-  readonly 'no-map'?: boolean;
-  /** CMA: the page allocator may lend the pages to movable allocations until claimed. */
-  readonly reusable?: boolean;
-  /** The default CMA area for all devices. */
-  readonly 'linux,cma-default'?: boolean;
-}
-
-/** A reserved-memory region as set up at boot (struct reserved_mem). */
-export interface ReservedMem extends Range {
-  readonly name: string;
-  /** cma: reusable shared-dma-pool (or the cma= area); dma-pool: per-device coherent pool. */
-  readonly kind: 'cma' | 'dma-pool' | 'restricted-dma-pool';
-  readonly noMap: boolean;
-  /** The default CMA area (linux,cma-default, or the cma= area). */
-  readonly cmaDefault: boolean;
-}
-
 export interface MemblockConfig {
   readonly profile: ArchProfile;
   readonly physmap: PhysMap;
@@ -85,13 +56,6 @@ export interface MemblockConfig {
   /** Boot messages ("Reserved memory: created ..."); none when absent. */
   readonly log?: KernelLog;
 }
-
-/** Top of the allocatable range with no lowmem limit: the model's widest address. */
-const NO_LIMIT = 2 ** 52;
-/** ARCH_LOW_ADDRESS_LIMIT + 1 of memblock_alloc_low (x86 and arm64 with 32-bit ZONE_DMA). */
-const LOW_LIMIT = 4 * GIB;
-/** CMA_MIN_ALIGNMENT_PAGES = pageblock_nr_pages (pageblock_order 9 with 4 KiB pages, unverified). */
-const PAGEBLOCK_PAGES = 512;
 
 export class Memblock {
   private mem: Range[] = [];
@@ -127,8 +91,7 @@ export class Memblock {
     for (const b of banks) mb.add(b.base, b.size);
     applyLimits(mb, cfg);
     reserveBootRanges(mb, cfg);
-    for (const node of sortNodes(cfg.reservedMemory ?? [])) setupReservedMem(mb, node, cfg);
-    if (cfg.params?.cma) reserveCmdlineCma(mb, cfg);
+    setupReservedMemory(mb, cfg);
     return mb;
   }
 
@@ -387,132 +350,6 @@ function reserveBootRanges(mb: Memblock, cfg: MemblockConfig): void {
   }
 }
 
-/**
- * Static (reg) nodes first, then dynamic ones, as fdt_scan_reserved_mem then fdt_init_reserved_mem.
- * @linux drivers/of/of_reserved_mem.c fdt_init_reserved_mem
- */
-function sortNodes(nodes: readonly ReservedMemoryNode[]): ReservedMemoryNode[] {
-  return [...nodes.filter((n) => n.reg !== undefined), ...nodes.filter((n) => n.reg === undefined)];
-}
-
-function setupReservedMem(mb: Memblock, node: ReservedMemoryNode, cfg: MemblockConfig): void {
-  const where = `reserved-memory node "${node.name}"`;
-  const reusable = node.reusable === true;
-  const noMap = node['no-map'] === true;
-  if (reusable && noMap)
-    throw new ConfigError(`${where}: "reusable" and "no-map" exclude each other`);
-  if (reusable && node.compatible !== 'shared-dma-pool') {
-    throw new ConfigError(`${where}: only a shared-dma-pool can be reusable (CMA)`);
-  }
-  if (reusable && node['linux,cma-default'] === true && cfg.params?.cma) {
-    mb.info(`Reserved memory: bypass ${node.name} node, using cmdline CMA params instead`);
-    return;
-  }
-  const page = cfg.profile.pageSize;
-  const cmaAlign = page * PAGEBLOCK_PAGES;
-  const base = placeNode(mb, node, where, reusable ? cmaAlign : page);
-  const size = node.reg?.size ?? node.size ?? 0;
-  if (reusable && (base % cmaAlign !== 0 || size % cmaAlign !== 0)) {
-    throw new ConfigError(
-      `${where}: incorrect alignment of CMA region: base and size must be multiples of ${hex(cmaAlign)}`,
-    );
-  }
-  if (noMap) mb.markNomap(base, size);
-  const kind = reusable
-    ? 'cma'
-    : node.compatible === 'shared-dma-pool'
-      ? 'dma-pool'
-      : 'restricted-dma-pool';
-  const cmaDefault = reusable && node['linux,cma-default'] === true;
-  mb.addReservedMem({ name: node.name, base, size, kind, noMap, cmaDefault });
-  const mib = Math.floor(size / MIB);
-  mb.info(
-    `Reserved memory: created ${POOL_WORDS[kind]} at ${pa(cfg.profile, base)}, size ${mib} MiB`,
-  );
-}
-
-const POOL_WORDS = {
-  cma: 'CMA memory pool',
-  'dma-pool': 'DMA memory pool',
-  'restricted-dma-pool': 'restricted DMA pool',
-} as const;
-
-/**
- * Reserves a node's range: its `reg`, or a top-down allocation inside its alloc-ranges.
- * @linux drivers/of/of_reserved_mem.c __reserved_mem_alloc_size
- */
-function placeNode(
-  mb: Memblock,
-  node: ReservedMemoryNode,
-  where: string,
-  minAlign: number,
-): number {
-  if ((node.reg === undefined) === (node.size === undefined)) {
-    throw new ConfigError(`${where}: give either "reg" (a fixed range) or "size" (placed at boot)`);
-  }
-  const size = node.reg?.size ?? node.size ?? 0;
-  if (!Number.isSafeInteger(size) || size <= 0 || size % mb.profile.pageSize !== 0) {
-    throw new ConfigError(
-      `${where}: size ${String(size)} must be a positive multiple of the ${mb.profile.pageSize}-byte page`,
-    );
-  }
-  if (node.reg !== undefined) {
-    if (node['no-map'] !== true) mb.reserve(node.reg.base, size, node.name);
-    return node.reg.base;
-  }
-  const align = Math.max(node.alignment ?? mb.profile.pageSize, minAlign);
-  const ranges = node['alloc-ranges'] ?? [{ base: 0, size: NO_LIMIT }];
-  for (const r of ranges) {
-    const base = mb.physAllocRange(size, align, r.base, r.base + r.size, node.name);
-    if (base !== null) {
-      if (node['no-map'] === true) mb.physFree(base, size);
-      return base;
-    }
-  }
-  throw new ConfigError(
-    `${where}: no free memory for ${hex(size)} bytes aligned to ${hex(align)} (failed to allocate memory for node)`,
-  );
-}
-
-/**
- * cma= (dma_contiguous_reserve): the default CMA area. On 64-bit profiles with memory above
- * 4 GiB + size it goes bottom-up from 4 GiB, keeping clear of ZONE_DMA/DMA32; otherwise top-down
- * below the limit (x86: all memory; others: the DMA zone). From memory of kernel/cma.c (unverified).
- * @linux kernel/dma/contiguous.c dma_contiguous_reserve
- */
-function reserveCmdlineCma(mb: Memblock, cfg: MemblockConfig): void {
-  const cma = cfg.params?.cma;
-  if (!cma || cma.size === 0) return;
-  const align = cfg.profile.pageSize * PAGEBLOCK_PAGES;
-  const size = Math.ceil(cma.size / align) * align;
-  const memEnd = Math.max(...mb.memory.map((r) => r.base + r.size));
-  const archLimit =
-    cfg.profile.name === 'x86_64' ? memEnd : (cfg.profile.zoneDmaLimit ?? LOW_LIMIT);
-  const limit = cma.limit ?? archLimit;
-  const start = cma.base ?? 0;
-  let base: number | null = null;
-  if (cma.fixed) {
-    // The area must sit exactly at base: a bottom-up search inside [base, base + size).
-    base = mb.physAllocRange(size, align, start, start + size, 'reserved', true);
-  } else {
-    if (cma.base === null && cfg.profile.physAddrBits > 32 && memEnd >= 4 * GIB + size) {
-      base = mb.physAllocRange(size, align, 4 * GIB, limit, 'reserved', true);
-    }
-    base ??= mb.physAllocRange(size, align, start, limit, 'reserved');
-  }
-  if (base === null)
-    throw new ConfigError(
-      `cma=${hex(cma.size)}: no free memory for the CMA area below ${hex(limit)} (reduce the size or move the range)`,
-    );
-  mb.addReservedMem({ name: 'reserved', base, size, kind: 'cma', noMap: false, cmaDefault: true });
-  mb.info(`cma: Reserved ${Math.floor(size / MIB)} MiB at ${pa(cfg.profile, base)} on node -1`);
-}
-
-/** %pa: 0x and the physical address padded to the width of phys_addr_t. */
-function pa(profile: ArchProfile, phys: number): string {
-  return '0x' + phys.toString(16).padStart(profile.physAddrBits > 32 ? 16 : 8, '0');
-}
-
 function isPow2(n: number): boolean {
   return Number.isSafeInteger(n) && n > 0 && (BigInt(n) & BigInt(n - 1)) === 0n;
 }
@@ -523,39 +360,4 @@ function region(r: Range, flags: number, name: string): MemblockRegion {
 
 function sum(list: readonly Range[]): number {
   return list.reduce((s, r) => s + r.size, 0);
-}
-
-/** Sorts and merges overlapping or touching ranges. */
-export function mergeRanges(list: readonly Range[]): Range[] {
-  const sorted = [...list].filter((r) => r.size > 0).sort((a, b) => a.base - b.base);
-  const out: { base: number; size: number }[] = [];
-  for (const r of sorted) {
-    const last = out[out.length - 1];
-    if (last !== undefined && r.base <= last.base + last.size) {
-      last.size = Math.max(last.size, r.base + r.size - last.base);
-    } else out.push({ base: r.base, size: r.size });
-  }
-  return out;
-}
-
-/** The parts of `from` outside every range of `minus`. */
-export function subtractRanges(from: readonly Range[], minus: readonly Range[]): Range[] {
-  const cuts = mergeRanges(minus);
-  return from.flatMap((r) => {
-    const out: Range[] = [];
-    let pos = r.base;
-    const end = r.base + r.size;
-    for (const c of cuts) {
-      if (c.base + c.size <= pos || c.base >= end) continue;
-      if (c.base > pos) out.push({ base: pos, size: c.base - pos });
-      pos = Math.max(pos, c.base + c.size);
-    }
-    if (pos < end) out.push({ base: pos, size: end - pos });
-    return out;
-  });
-}
-
-/** The parts of `a` inside some range of `b`. */
-export function intersectRanges(a: readonly Range[], b: readonly Range[]): Range[] {
-  return subtractRanges(a, subtractRanges(a, b));
 }
