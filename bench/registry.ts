@@ -3,6 +3,8 @@ import { benchCacheHitLoad } from './machine/cache-hit-load.js';
 import { benchDeviceRead, benchDeviceReadIommu } from './machine/device-read.js';
 import { benchIotlbHit } from './machine/iotlb.js';
 import { benchSparseRss } from './machine/sparse-rss.js';
+import { benchKmalloc } from './kernel/kmalloc.js';
+import { benchPageAlloc } from './kernel/page-alloc.js';
 import type { Benchmark } from './types.js';
 
 export const BENCHMARKS: readonly Benchmark[] = [
@@ -11,4 +13,6 @@ export const BENCHMARKS: readonly Benchmark[] = [
   { name: 'machine/cache-hit-load', run: benchCacheHitLoad },
   { name: 'machine/iotlb-hit', run: benchIotlbHit },
   { name: 'machine/sparse-rss', run: benchSparseRss },
+  { name: 'kernel/page-alloc', run: benchPageAlloc },
+  { name: 'kernel/kmalloc', run: benchKmalloc },
 ];

@@ -51,7 +51,8 @@ export class KernelLog {
     const now = this.clock.now;
     let st = this.limits.get(key);
     if (st === undefined || now - st.start >= RATELIMIT_INTERVAL_NS) {
-      if (st !== undefined && st.missed > 0) this.print('warn', `${key}: ${st.missed} callbacks suppressed`);
+      if (st !== undefined && st.missed > 0)
+        this.print('warn', `${key}: ${st.missed} callbacks suppressed`);
       st = { start: now, n: 0, missed: 0 };
       this.limits.set(key, st);
     }

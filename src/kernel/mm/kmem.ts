@@ -180,7 +180,7 @@ export class KernelVm {
     fn: (phys: number, attr: MemAttr, at: number, n: number) => void,
   ): void {
     const page = this.profile.pageSize;
-    for (let at = 0; at < len; ) {
+    for (let at = 0; at < len;) {
       const cur = (va + at) as VirtAddr;
       const phys = this.resolve(cur);
       if (phys < 0) this.oops(cur, op);

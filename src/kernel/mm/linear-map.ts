@@ -27,7 +27,8 @@ export class LinearMap {
     ramEnd: number,
   ) {
     this.base = Number(profile.pageOffset - profile.vaBase);
-    this.lowmemEnd = profile.lowmemBytes === null ? ramEnd : Math.min(ramEnd, physOffset + profile.lowmemBytes);
+    this.lowmemEnd =
+      profile.lowmemBytes === null ? ramEnd : Math.min(ramEnd, physOffset + profile.lowmemBytes);
   }
 
   /** True if `phys` has a linear-map address (lowmem). */

@@ -53,7 +53,13 @@ export class VmallocSpace {
    * Maps `pages` at the lowest free address aligned to `align` (a power of two, >= page size).
    * @returns the mapped area, or null when the vmalloc space has no room (the caller warns)
    */
-  map(pages: readonly PhysAddr[], attr: MemAttr, kind: VmKind, caller: string, align = this.pageSize): VmArea | null {
+  map(
+    pages: readonly PhysAddr[],
+    attr: MemAttr,
+    kind: VmKind,
+    caller: string,
+    align = this.pageSize,
+  ): VmArea | null {
     if (pages.length === 0) throw new ConfigError(`${caller}: nothing to map (0 pages)`);
     const size = pages.length * this.pageSize;
     const addr = this.findFree(size + this.pageSize, align);

@@ -45,7 +45,9 @@ export class Vmap {
       const p = this.d.pages.allocPage(zero);
       if (p === null) {
         this.release(pages);
-        this.d.log.warn(`vmalloc error: size ${n * this.d.pageSize}, failed to allocate pages, mode:0xcc0(GFP_KERNEL)`);
+        this.d.log.warn(
+          `vmalloc error: size ${n * this.d.pageSize}, failed to allocate pages, mode:0xcc0(GFP_KERNEL)`,
+        );
         return null;
       }
       pages.push(p);
@@ -113,11 +115,21 @@ export class Vmap {
    * @returns null for bad flags or no space
    */
   memremap(phys: number, size: number, flags: number): VirtAddr | null {
-    if ((flags & MEMREMAP_WB) !== 0 && this.d.vm.linear.isLowmem(phys) && this.d.isKernelRam(phys, size)) {
+    if (
+      (flags & MEMREMAP_WB) !== 0 &&
+      this.d.vm.linear.isLowmem(phys) &&
+      this.d.isKernelRam(phys, size)
+    ) {
       return this.d.vm.linear.physToVirt(phys);
     }
     const attr =
-      (flags & MEMREMAP_WB) !== 0 ? MemAttr.CACHEABLE : (flags & MEMREMAP_WC) !== 0 ? MemAttr.WC : (flags & MEMREMAP_WT) !== 0 ? MemAttr.UNCACHED : -1;
+      (flags & MEMREMAP_WB) !== 0
+        ? MemAttr.CACHEABLE
+        : (flags & MEMREMAP_WC) !== 0
+          ? MemAttr.WC
+          : (flags & MEMREMAP_WT) !== 0
+            ? MemAttr.UNCACHED
+            : -1;
     if (attr === -1) {
       this.d.log.warn(`memremap attempted with unknown flags 0x${flags.toString(16)}`);
       return null;
@@ -140,7 +152,13 @@ export class Vmap {
     return this.mapRange(phys, size, attr, 'ioremap', caller);
   }
 
-  private mapRange(phys: number, size: number, attr: MemAttr, kind: 'ioremap' | 'memremap', caller: string): VirtAddr | null {
+  private mapRange(
+    phys: number,
+    size: number,
+    attr: MemAttr,
+    kind: 'ioremap' | 'memremap',
+    caller: string,
+  ): VirtAddr | null {
     const ps = this.d.pageSize;
     const first = Math.floor(phys / ps) * ps;
     const n = Math.ceil((phys + size - first) / ps);

@@ -1,0 +1,147 @@
+/**
+ * DOC: the kernel's composition root. Boots the memory side of a Linux kernel on a Machine in the
+ * order setup_arch/mm_core_init do: parse the command line, build memblock (RAM, mem=, the kernel
+ * image, firmware and reserved-memory regions), set up the linear map and the vmalloc area, hand
+ * the free memory to the page allocator, allocate a kernel stack per CPU, and open the device
+ * core. Everything hangs off this object: two kernels (two machines) can live in one page.
+ */
+import type { PhysAddr } from '../lib/addr.js';
+import type { Machine } from '../machine/machine.js';
+import { CpuMemOps } from './arch/mem.js';
+import { vaLayout } from './arch/layout.js';
+import type { VaLayout } from './arch/layout.js';
+import { parseCmdline } from './cmdline.js';
+import type { BootParams } from './cmdline.js';
+import { DeviceRegistry } from './device/registry.js';
+import { GFP_KERNEL, __GFP_HIGHMEM, __GFP_ZERO } from './mm/gfp.js';
+import { procIomem } from './mm/iomem.js';
+import { Kmalloc } from './mm/kmalloc.js';
+import { KernelVm } from './mm/kmem.js';
+import { LinearMap } from './mm/linear-map.js';
+import { Memblock } from './mm/memblock.js';
+import type { ReservedMemoryNode } from './mm/memblock.js';
+import { PageAllocator } from './mm/page-alloc.js';
+import { KernelStacks } from './mm/stack.js';
+import { vaFromBigint } from './mm/va.js';
+import { VmallocSpace } from './mm/vmalloc.js';
+import { Vmap } from './mm/vmap.js';
+import type { PageSource } from './mm/vmap.js';
+import { KernelLog } from './printk.js';
+
+export interface KernelConfig {
+  /** The kernel command line, e.g. "mem=62M swiotlb=force". */
+  readonly cmdline?: string;
+  /** Device-tree /reserved-memory nodes (per-device coherent pools, CMA). */
+  readonly reservedMemory?: readonly ReservedMemoryNode[];
+}
+
+export class Kernel {
+  readonly log: KernelLog;
+  readonly params: BootParams;
+  readonly memblock: Memblock;
+  readonly linear: LinearMap;
+  readonly layout: VaLayout;
+  readonly vm: KernelVm;
+  readonly vmap: Vmap;
+  readonly pages: PageAllocator;
+  readonly kmalloc: Kmalloc;
+  readonly stacks: KernelStacks;
+  readonly devices: DeviceRegistry;
+
+  constructor(
+    readonly machine: Machine,
+    cfg: KernelConfig = {},
+  ) {
+    const profile = machine.profile;
+    this.log = new KernelLog(machine.clock);
+    this.params = parseCmdline(cfg.cmdline ?? '');
+    const ram0 = machine.physmap.ramBanks[0]?.base ?? 0;
+    const image = vaLayout(profile.name);
+    const imagePhys = ram0 + image.imagePhysOffset;
+    this.memblock = Memblock.boot({
+      profile,
+      physmap: machine.physmap,
+      params: this.params,
+      kernelImage: { base: imagePhys, code: image.imageSize, data: 0 },
+      reservedMemory: cfg.reservedMemory ?? [],
+      log: this.log,
+    });
+    this.linear = new LinearMap(profile, this.physOffset(ram0), this.ramEnd());
+    const lowmemEndVa = profile.pageOffset + BigInt(this.linear.lowmemEnd - this.linear.physOffset);
+    this.layout = vaLayout(profile.name, lowmemEndVa);
+    const va = (full: bigint): ReturnType<typeof vaFromBigint> =>
+      vaFromBigint(profile, full, 'vmalloc area');
+    const space = new VmallocSpace(
+      va(this.layout.vmallocStart),
+      va(this.layout.vmallocEnd - 1n),
+      profile.pageSize,
+    );
+    const mem = new CpuMemOps(machine);
+    this.vm = new KernelVm(profile, this.linear, space, this.layout, imagePhys as PhysAddr, mem);
+    this.pages = new PageAllocator({
+      profile,
+      free: this.memblock.freeAll(),
+      memory: this.memblock.memory,
+      linearMap: this.linear,
+      mem,
+      log: this.log,
+      cpu: () => machine.currentCpu,
+      nCpus: machine.cpus.length,
+    });
+    this.kmalloc = new Kmalloc({
+      pages: this.pages,
+      mem,
+      log: this.log,
+      cpu: () => machine.currentCpu,
+      nCpus: machine.cpus.length,
+    });
+    this.vmap = new Vmap({
+      space,
+      vm: this.vm,
+      pages: this.pageSource(),
+      log: this.log,
+      pageSize: profile.pageSize,
+      isKernelRam: (p, s) => this.memblock.overlapsMemory(p, s),
+    });
+    this.stacks = new KernelStacks(machine.cpus.length, {
+      layout: this.layout,
+      vmap: this.vmap,
+      linear: this.linear,
+      allocContiguous: (bytes) => this.allocContiguous(bytes),
+    });
+    this.devices = new DeviceRegistry({ machine, log: this.log });
+  }
+
+  /** /proc/iomem. */
+  procIomem(): string {
+    return procIomem(this.memblock, this.machine.physmap);
+  }
+
+  /** PHYS_OFFSET: what PAGE_OFFSET maps. x86 maps physical 0; Arm and PReP the start of RAM. */
+  private physOffset(ram0: number): number {
+    return this.machine.profile.name === 'x86_64' ? 0 : ram0;
+  }
+
+  private ramEnd(): number {
+    return this.memblock.memory.reduce((end, r) => Math.max(end, r.base + r.size), 0);
+  }
+
+  /** vmalloc's pages: order-0, highmem allowed (GFP_KERNEL | __GFP_HIGHMEM). */
+  private pageSource(): PageSource {
+    return {
+      allocPage: (zero) => {
+        const pfn = this.pages.allocPages(GFP_KERNEL | __GFP_HIGHMEM | (zero ? __GFP_ZERO : 0), 0);
+        return pfn === null ? null : this.pages.pageToPhys(pfn);
+      },
+      freePage: (phys) => {
+        this.pages.freePagesPage(this.pages.physToPage(phys), 0);
+      },
+    };
+  }
+
+  private allocContiguous(bytes: number): PhysAddr | null {
+    const order = this.pages.getOrder(bytes);
+    const pfn = this.pages.allocPages(GFP_KERNEL | __GFP_ZERO, order);
+    return pfn === null ? null : this.pages.pageToPhys(pfn);
+  }
+}

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { Kernel } from '../../src/kernel/kernel.js';
+import { GFP_DMA, GFP_KERNEL } from '../../src/kernel/mm/gfp.js';
+import { MIB } from '../../src/lib/units.js';
+import { MemAttr } from '../../src/machine/memory/attr.js';
+import { Machine } from '../../src/machine/machine.js';
+import { ARCH_NAMES } from '../../src/machine/profile.js';
+
+describe.each(ARCH_NAMES)('booting the kernel on %s', (arch) => {
+  it('puts the stacks where the arch keeps them and hands out pages from its RAM', () => {
+    const k = new Kernel(new Machine({ arch, ramSize: 256 * MIB }));
+    const stack = k.stacks.base(1);
+    expect(k.stacks.objectIsOnStack((stack + 100) as typeof stack, 1)).toBe(true);
+    expect(k.stacks.objectIsOnStack((stack + 100) as typeof stack, 0)).toBe(false);
+    expect(k.vm.isVmallocAddr(stack)).toBe(k.layout.vmapStack);
+    const pfn = k.pages.allocPages(GFP_KERNEL, 0)!;
+    const phys = k.pages.pageToPhys(pfn);
+    expect(k.machine.physmap.ramExtent(phys)).toBeGreaterThan(0);
+    expect(k.vm.isKernelImage(k.linear.physToVirt(phys))).toBe(false);
+    const obj = k.kmalloc.kmalloc(100, GFP_KERNEL)!;
+    k.vm.writeU32(obj, 0xcafe);
+    expect(k.vm.readU32(obj)).toBe(0xcafe);
+    expect(k.kmalloc.ksize(obj)).toBe(128);
+    expect(k.vm.isVmallocAddr(obj)).toBe(false);
+  });
+});
+
+describe('the kernel on x86_64', () => {
+  it('serves GFP_DMA from below 16 MiB', () => {
+    const k = new Kernel(new Machine({ ramSize: 256 * MIB }));
+    const pfn = k.pages.allocPages(GFP_DMA, 0)!;
+    expect(k.pages.pageToPhys(pfn)).toBeLessThan(16 * MIB);
+  });
+
+  it('with mem=62M on a 64 MiB machine leaves the top 2 MiB to ioremap (the seed example)', () => {
+    const k = new Kernel(new Machine({ ramSize: 64 * MIB }), { cmdline: 'mem=62M' });
+    expect(k.vmap.ioremap(62 * MIB - 4096, 4096)).toBeNull();
+    const top = k.vmap.ioremap(62 * MIB, 2 * MIB)!;
+    k.vm.writeU32(top, 0x12345678);
+    expect(k.machine.cpu.readU32(62 * MIB, MemAttr.UNCACHED)).toBe(0x12345678);
+  });
+});
