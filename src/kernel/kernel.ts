@@ -5,7 +5,7 @@
  * the free memory to the page allocator, allocate a kernel stack per CPU, and open the device
  * core. Everything hangs off this object: two kernels (two machines) can live in one page.
  */
-import type { PhysAddr } from '../lib/addr.js';
+import type { PhysAddr, VirtAddr } from '../lib/addr.js';
 import type { Machine } from '../machine/machine.js';
 import { CpuMemOps } from './arch/mem.js';
 import { vaLayout } from './arch/layout.js';
@@ -21,6 +21,7 @@ import { LinearMap } from './mm/linear-map.js';
 import { Memblock } from './mm/memblock.js';
 import type { ReservedMemoryNode } from './mm/memblock.js';
 import { PageAllocator } from './mm/page-alloc.js';
+import type { Pfn } from './mm/page.js';
 import { KernelStacks } from './mm/stack.js';
 import { vaFromBigint } from './mm/va.js';
 import { VmallocSpace } from './mm/vmalloc.js';
@@ -110,6 +111,36 @@ export class Kernel {
       allocContiguous: (bytes) => this.allocContiguous(bytes),
     });
     this.devices = new DeviceRegistry({ machine, log: this.log });
+  }
+
+  /** virt_to_phys / __pa: linear-map addresses only (the kernel's CONFIG_DEBUG_VIRTUAL rule). */
+  virtToPhys(va: VirtAddr): PhysAddr {
+    return this.linear.virtToPhys(va);
+  }
+
+  /** phys_to_virt / __va: lowmem only. */
+  physToVirt(phys: PhysAddr | number): VirtAddr {
+    return this.linear.physToVirt(phys);
+  }
+
+  /** virt_to_page. */
+  virtToPage(va: VirtAddr): Pfn {
+    return this.pages.virtToPage(va);
+  }
+
+  /** page_address: null for a highmem page, which has no linear address. */
+  pageAddress(page: Pfn): VirtAddr | null {
+    return this.pages.pageAddress(page);
+  }
+
+  /** offset_in_page. */
+  offsetInPage(va: VirtAddr): number {
+    return va % this.machine.profile.pageSize;
+  }
+
+  /** is_vmalloc_addr. */
+  isVmallocAddr(va: VirtAddr): boolean {
+    return this.vm.isVmallocAddr(va);
   }
 
   /** /proc/iomem. */

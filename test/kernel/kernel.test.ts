@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Kernel } from '../../src/kernel/kernel.js';
-import { GFP_DMA, GFP_KERNEL } from '../../src/kernel/mm/gfp.js';
+import { GFP_DMA, GFP_KERNEL, __GFP_HIGHMEM } from '../../src/kernel/mm/gfp.js';
 import { MIB } from '../../src/lib/units.js';
 import { MemAttr } from '../../src/machine/memory/attr.js';
 import { Machine } from '../../src/machine/machine.js';
@@ -38,5 +38,28 @@ describe('the kernel on x86_64', () => {
     const top = k.vmap.ioremap(62 * MIB, 2 * MIB)!;
     k.vm.writeU32(top, 0x12345678);
     expect(k.machine.cpu.readU32(62 * MIB, MemAttr.UNCACHED)).toBe(0x12345678);
+  });
+});
+
+describe('the three address spaces through the kernel API', () => {
+  it('follow the linear map: __pa/__va, virt_to_page, page_address, offset_in_page', () => {
+    const k = new Kernel(new Machine({ arch: 'arm64', ramSize: 256 * MIB }));
+    const pfn = k.pages.allocPages(GFP_KERNEL, 0)!;
+    const va = k.pageAddress(pfn)!;
+    const phys = k.pages.pageToPhys(pfn);
+    expect(k.virtToPhys(va)).toBe(phys);
+    expect(k.physToVirt(phys)).toBe(va);
+    expect(k.vm.format(va)).toBe((0xffff000000000000n + BigInt(phys - 0x4000_0000)).toString(16));
+    const inside = (va + 0x123) as typeof va;
+    expect(k.virtToPage(inside)).toBe(pfn);
+    expect(k.offsetInPage(inside)).toBe(0x123);
+    expect(k.isVmallocAddr(inside)).toBe(false);
+  });
+
+  it('have no linear address for a highmem page on arm32', () => {
+    const k = new Kernel(new Machine({ arch: 'arm32', ramSize: 1024 * MIB }));
+    const pfn = k.pages.allocPages(GFP_KERNEL | __GFP_HIGHMEM, 0)!;
+    expect(k.pages.pageToPhys(pfn)).toBeGreaterThanOrEqual(0x6000_0000 + 760 * MIB);
+    expect(k.pageAddress(pfn)).toBeNull();
   });
 });
