@@ -5,6 +5,7 @@ import { benchIotlbHit } from './machine/iotlb.js';
 import { benchSparseRss } from './machine/sparse-rss.js';
 import { benchKmalloc } from './kernel/kmalloc.js';
 import { benchPageAlloc } from './kernel/page-alloc.js';
+import { benchDmaPool, benchDmaPoolVsBitmap } from './dma/pool.js';
 import type { Benchmark } from './types.js';
 
 export const BENCHMARKS: readonly Benchmark[] = [
@@ -15,4 +16,6 @@ export const BENCHMARKS: readonly Benchmark[] = [
   { name: 'machine/sparse-rss', run: benchSparseRss },
   { name: 'kernel/page-alloc', run: benchPageAlloc },
   { name: 'kernel/kmalloc', run: benchKmalloc },
+  { name: 'dma/pool', run: benchDmaPool },
+  { name: 'dma/pool-vs-bitmap', run: benchDmaPoolVsBitmap },
 ];
