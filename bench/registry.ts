@@ -3,6 +3,7 @@ import { benchCacheHitLoad } from './machine/cache-hit-load.js';
 import { benchDeviceRead, benchDeviceReadIommu } from './machine/device-read.js';
 import { benchIotlbHit } from './machine/iotlb.js';
 import { benchSparseRss } from './machine/sparse-rss.js';
+import { benchIovaScale } from './dma/iova-scale.js';
 import { benchKmalloc } from './kernel/kmalloc.js';
 import { benchPageAlloc } from './kernel/page-alloc.js';
 import { benchDmaPool, benchDmaPoolVsBitmap } from './dma/pool.js';
@@ -16,6 +17,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   { name: 'machine/sparse-rss', run: benchSparseRss },
   { name: 'kernel/page-alloc', run: benchPageAlloc },
   { name: 'kernel/kmalloc', run: benchKmalloc },
+  { name: 'dma/iova-scale', run: benchIovaScale },
   { name: 'dma/pool', run: benchDmaPool },
   { name: 'dma/pool-vs-bitmap', run: benchDmaPoolVsBitmap },
 ];
