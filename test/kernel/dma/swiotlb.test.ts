@@ -33,7 +33,7 @@ import { MemAttr } from '../../../src/machine/memory/attr.js';
 import { Machine } from '../../../src/machine/machine.js';
 
 const MIB = 1024 * 1024;
-const TRACE_D = '/work/shared/traces/D_e1000_swiotlb.trace';
+const TRACE_D = new URL('../../../../shared/traces/D_e1000_swiotlb.trace', import.meta.url);
 /** Pool start in trace D: CPU 0's first slot is 0x3a900000, CPU 1's 0x3c900000 (32 MiB later). */
 const D_POOL = 0x3a900000;
 const BIDI = DmaDataDirection.BIDIRECTIONAL;
