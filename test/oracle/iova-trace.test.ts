@@ -40,9 +40,11 @@ function calls(text: string): Op[] {
     const pages = Number(m[5]) / 4096;
     if (pfn < IDENTITY_END_PFN) continue;
     const last = ops.at(-1);
-    if (open && last?.kind === m[3] && last.pfn + last.pages === pfn) last.pages += pages;
-    else
+    if (open && last !== undefined && last.kind === m[3] && last.pfn + last.pages === pfn) {
+      last.pages += pages;
+    } else {
       ops.push({ kind: m[3]!, cpu: Number(m[1]), t: Math.round(Number(m[2]) * 1e9), pfn, pages });
+    }
     open = true;
   }
   return ops;
