@@ -4,7 +4,9 @@ import { DmaDataDirection } from '../../../src/kernel/dma/direction.js';
 import { Machine } from '../../../src/machine/machine.js';
 import type { ArchName } from '../../../src/machine/profile.js';
 
-const { TO_DEVICE, FROM_DEVICE, BIDIRECTIONAL } = DmaDataDirection;
+const TO_DEVICE = DmaDataDirection.TO_DEVICE;
+const FROM_DEVICE = DmaDataDirection.FROM_DEVICE;
+const BIDIRECTIONAL = DmaDataDirection.BIDIRECTIONAL;
 
 /** A machine with a non-coherent device and a line the CPU has dirtied. */
 function dirtyLine(arch: ArchName): { m: Machine; read: () => number; buf: number } {
