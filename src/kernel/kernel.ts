@@ -13,6 +13,8 @@ import type { VaLayout } from './arch/layout.js';
 import { parseCmdline } from './cmdline.js';
 import type { BootParams } from './cmdline.js';
 import { DeviceRegistry } from './device/registry.js';
+import { swiotlbInit } from './dma/swiotlb.js';
+import type { IoTlbMem } from './dma/swiotlb.js';
 import { GFP_KERNEL, __GFP_HIGHMEM, __GFP_ZERO } from './mm/gfp.js';
 import { procIomem } from './mm/iomem.js';
 import { Kmalloc } from './mm/kmalloc.js';
@@ -45,6 +47,8 @@ export class Kernel {
   readonly vm: KernelVm;
   readonly vmap: Vmap;
   readonly pages: PageAllocator;
+  /** The default SWIOTLB pool, or null when this boot has none (io_tlb_default_mem). */
+  readonly swiotlb: IoTlbMem | null;
   readonly kmalloc: Kmalloc;
   readonly stacks: KernelStacks;
   readonly devices: DeviceRegistry;
@@ -79,6 +83,12 @@ export class Kernel {
     );
     const mem = new CpuMemOps(machine);
     this.vm = new KernelVm(profile, this.linear, space, this.layout, imagePhys as PhysAddr, mem);
+    this.swiotlb = swiotlbInit(
+      this.memblock,
+      this.params.swiotlb,
+      { addressingLimit: this.addressingLimited(), flags: 0, nPossibleCpus: machine.cpus.length },
+      { mem, log: this.log, cpu: () => machine.currentCpu, pageSize: profile.pageSize },
+    );
     this.pages = new PageAllocator({
       profile,
       free: this.memblock.freeAll(),
@@ -146,6 +156,17 @@ export class Kernel {
   /** /proc/iomem. */
   procIomem(): string {
     return procIomem(this.memblock, this.machine.physmap);
+  }
+
+  /**
+   * Whether some RAM lies beyond what a 32-bit device reaches, so the arch asks for a bounce
+   * pool (x86 pci_swiotlb_detect: max_pfn above 4 GiB; arm64 mem_init: RAM above the DMA zone).
+   * MODEL: arm64's extra 1 MiB pool for bouncing unaligned kmalloc buffers (6.5+) is not set up.
+   */
+  private addressingLimited(): boolean {
+    const limit = this.machine.profile.zoneDma32Limit ?? this.machine.profile.zoneDmaLimit;
+    if (limit === null || this.machine.profile.physAddrBits <= 32) return false;
+    return this.ramEnd() > limit;
   }
 
   /** PHYS_OFFSET: what PAGE_OFFSET maps. x86 maps physical 0; Arm and PReP the start of RAM. */

@@ -63,3 +63,27 @@ describe('the three address spaces through the kernel API', () => {
     expect(k.pageAddress(pfn)).toBeNull();
   });
 });
+
+describe('the SWIOTLB pool at boot', () => {
+  it('is set up in low memory with swiotlb=force: 64 MiB, 2 areas for 2 CPUs', () => {
+    const k = new Kernel(new Machine({ ramSize: 1024 * MIB }), { cmdline: 'swiotlb=force' });
+    const pool = k.swiotlb!.defpool;
+    expect(pool.nslabs).toBe(32768);
+    expect(pool.areas.length).toBe(2);
+    expect(pool.start + 64 * MIB).toBeLessThanOrEqual(1024 * MIB);
+    expect(k.memblock.overlapsMemory(pool.start, 64 * MIB)).toBe(true);
+    // the page allocator never hands out the pool's pages
+    const zoneFree = k.pages.nrFreePages();
+    expect(zoneFree * 4096).toBeLessThan((1024 - 64) * MIB);
+  });
+
+  it('exists on x86 only when RAM reaches above 4 GiB (or when forced)', () => {
+    expect(new Kernel(new Machine({ ramSize: 1024 * MIB })).swiotlb).toBeNull();
+    const big = new Kernel(new Machine({ ramSize: 8 * 1024 * MIB }));
+    expect(big.swiotlb).not.toBeNull();
+    expect(big.swiotlb!.defpool.start).toBeLessThan(4 * 1024 * MIB);
+    expect(
+      new Kernel(new Machine({ arch: 'arm32' }), { cmdline: 'swiotlb=noforce' }).swiotlb,
+    ).toBeNull();
+  });
+});
