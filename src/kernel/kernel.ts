@@ -13,6 +13,11 @@ import type { VaLayout } from './arch/layout.js';
 import { parseCmdline } from './cmdline.js';
 import type { BootParams } from './cmdline.js';
 import { DeviceRegistry } from './device/registry.js';
+import { archDmaSync } from './arch/dma-sync.js';
+import { DmaDirect } from './dma/direct.js';
+import { DmaTraceBus, NO_DMA_DEBUG } from './dma/hooks.js';
+import type { DmaDebugHooks } from './dma/hooks.js';
+import { DmaApi } from './dma/mapping.js';
 import { swiotlbInit } from './dma/swiotlb.js';
 import type { IoTlbMem } from './dma/swiotlb.js';
 import { GFP_KERNEL, __GFP_HIGHMEM, __GFP_ZERO } from './mm/gfp.js';
@@ -36,6 +41,8 @@ export interface KernelConfig {
   readonly cmdline?: string;
   /** Device-tree /reserved-memory nodes (per-device coherent pools, CMA). */
   readonly reservedMemory?: readonly ReservedMemoryNode[];
+  /** dma-debug hooks (the checkers); none by default. */
+  readonly dmaDebug?: DmaDebugHooks;
 }
 
 export class Kernel {
@@ -52,6 +59,10 @@ export class Kernel {
   readonly kmalloc: Kmalloc;
   readonly stacks: KernelStacks;
   readonly devices: DeviceRegistry;
+  /** The DMA API (kernel/dma/mapping.c): what drivers call. */
+  readonly dma: DmaApi;
+  /** The dma:* and swiotlb:* tracepoints; subscribe to record them. */
+  readonly dmaTrace = new DmaTraceBus();
 
   constructor(
     readonly machine: Machine,
@@ -121,6 +132,23 @@ export class Kernel {
       allocContiguous: (bytes) => this.allocContiguous(bytes),
     });
     this.devices = new DeviceRegistry({ machine, log: this.log });
+    const direct = new DmaDirect({
+      arch: archDmaSync(profile.name, machine),
+      swiotlb: this.swiotlb,
+      log: this.log,
+      trace: this.dmaTrace.emit,
+      dmaAddrBytes: profile.physAddrBits > 32 ? 8 : 4,
+      cpu: () => machine.currentCpu,
+    });
+    this.dma = new DmaApi({
+      direct,
+      vm: this.vm,
+      pageToPhys: (pfn) => this.pages.pageToPhys(pfn),
+      debug: cfg.dmaDebug ?? NO_DMA_DEBUG,
+      trace: this.dmaTrace,
+      log: this.log,
+      cpu: () => machine.currentCpu,
+    });
   }
 
   /** virt_to_phys / __pa: linear-map addresses only (the kernel's CONFIG_DEBUG_VIRTUAL rule). */

@@ -1,0 +1,183 @@
+/**
+ * dma-direct streaming mappings (kernel/dma/direct.h, Linux 6.12; facts §3.5): the bus address is
+ * the physical address through the device's dma_range_map; a buffer the device cannot reach, or
+ * every buffer under swiotlb=force, is bounced through SWIOTLB; a non-coherent device gets the
+ * arch cache maintenance. The coherent allocator of dma-direct is a later step.
+ *
+ * MODEL: the arm64 rule that bounces small unaligned kmalloc buffers for non-coherent devices
+ * (dma_kmalloc_needs_bounce) is not applied yet, and neither is P2PDMA.
+ */
+import type { DmaAddr, PhysAddr } from '../../lib/addr.js';
+import type { ArchDmaSync } from '../arch/dma-sync.js';
+import type { Device } from '../device/device.js';
+import { DMA_MAPPING_ERROR, dmaToPhys, physToDma } from '../device/dma-range.js';
+import { SWAPPER, warnHeader } from '../mm/report.js';
+import type { KernelLog } from '../printk.js';
+import { DMA_ATTR_SKIP_CPU_SYNC } from './attrs.js';
+import type { DmaDataDirection } from './direction.js';
+import type { DmaTraceSink } from './hooks.js';
+import {
+  SWIOTLB_MAP_ERROR,
+  isSwiotlbActive,
+  isSwiotlbBuffer,
+  isSwiotlbForceBounce,
+  swiotlbSyncSingleForCpu,
+  swiotlbSyncSingleForDevice,
+  swiotlbTblMapSingle,
+  swiotlbTblUnmapSingle,
+  traceSwiotlbBounced,
+} from './swiotlb.js';
+import type { IoTlbMem } from './swiotlb.js';
+
+export interface DmaDirectDeps {
+  readonly arch: ArchDmaSync;
+  /** The default SWIOTLB pool (dev->dma_io_tlb_mem), or null. */
+  readonly swiotlb: IoTlbMem | null;
+  readonly log: KernelLog;
+  readonly trace: DmaTraceSink;
+  /** sizeof(dma_addr_t): 8 on 64-bit profiles, 4 on 32-bit ones. */
+  readonly dmaAddrBytes: number;
+  /** smp_processor_id(), for WARNING lines. */
+  readonly cpu: () => number;
+}
+
+export class DmaDirect {
+  /** dev_WARN_ONCE sites that fired. */
+  private readonly warned = new Set<string>();
+
+  constructor(private readonly d: DmaDirectDeps) {}
+
+  /**
+   * dma_capable: the whole range lies below the device's mask and the bus limit.
+   * @linux include/linux/dma-direct.h dma_capable
+   */
+  dmaCapable(dev: Device, addr: number, size: number): boolean {
+    if (addr === DMA_MAPPING_ERROR) return false;
+    const limit =
+      dev.busDmaLimit === 0 ? dev.dmaMaskLimit : Math.min(dev.dmaMaskLimit, dev.busDmaLimit);
+    return addr + size - 1 <= limit;
+  }
+
+  /**
+   * dma_direct_map_page: the bus address of [phys, phys+size) for `dev`.
+   * @returns the DMA address, or DMA_MAPPING_ERROR when the device cannot reach the buffer and
+   *   there is no bounce pool (warned once), or when the pool is full (retry may help)
+   * @linux kernel/dma/direct.h dma_direct_map_page
+   */
+  mapPhys(
+    dev: Device,
+    phys: PhysAddr,
+    size: number,
+    dir: DmaDataDirection,
+    attrs: number,
+  ): DmaAddr {
+    if (isSwiotlbForceBounce(this.d.swiotlb)) return this.swiotlbMap(dev, phys, size, dir, attrs);
+    const dmaAddr = physToDma(dev, phys);
+    if (!this.dmaCapable(dev, dmaAddr, size)) {
+      if (isSwiotlbActive(this.d.swiotlb)) return this.swiotlbMap(dev, phys, size, dir, attrs);
+      this.warnOnce(
+        dev,
+        `DMA addr ${this.pad(dmaAddr)}+${size} overflow (mask ${dev.dmaMask.toString(16)}, bus limit ${dev.busDmaLimit.toString(16)}).`,
+        'kernel/dma/direct.h dma_direct_map_page',
+      );
+      return DMA_MAPPING_ERROR;
+    }
+    if (!dev.dmaCoherent && (attrs & DMA_ATTR_SKIP_CPU_SYNC) === 0)
+      this.d.arch.syncForDevice(phys, size, dir);
+    return dmaAddr;
+  }
+
+  /**
+   * dma_direct_unmap_page: syncs for the CPU (unless SKIP_CPU_SYNC), then frees a bounce slot.
+   * @linux kernel/dma/direct.h dma_direct_unmap_page
+   */
+  unmapPhys(dev: Device, addr: DmaAddr, size: number, dir: DmaDataDirection, attrs: number): void {
+    const phys = dmaToPhys(dev, addr);
+    if ((attrs & DMA_ATTR_SKIP_CPU_SYNC) === 0) this.syncSingleForCpu(dev, addr, size, dir);
+    if (isSwiotlbBuffer(this.d.swiotlb, phys)) {
+      swiotlbTblUnmapSingle(this.d.swiotlb, dev, phys, size, dir, attrs | DMA_ATTR_SKIP_CPU_SYNC);
+    }
+  }
+
+  /**
+   * dma_direct_sync_single_for_device: bounce buffer first, then the cache.
+   * @linux kernel/dma/direct.h dma_direct_sync_single_for_device
+   */
+  syncSingleForDevice(dev: Device, addr: DmaAddr, size: number, dir: DmaDataDirection): void {
+    const phys = dmaToPhys(dev, addr);
+    if (this.d.swiotlb !== null && isSwiotlbBuffer(this.d.swiotlb, phys)) {
+      swiotlbSyncSingleForDevice(this.d.swiotlb, dev, phys, size, dir);
+    }
+    if (!dev.dmaCoherent) this.d.arch.syncForDevice(phys, size, dir);
+  }
+
+  /**
+   * dma_direct_sync_single_for_cpu: the cache first, then the bounce buffer back to the original.
+   * @linux kernel/dma/direct.h dma_direct_sync_single_for_cpu
+   */
+  syncSingleForCpu(dev: Device, addr: DmaAddr, size: number, dir: DmaDataDirection): void {
+    const phys = dmaToPhys(dev, addr);
+    if (!dev.dmaCoherent) this.d.arch.syncForCpu(phys, size, dir);
+    if (this.d.swiotlb !== null && isSwiotlbBuffer(this.d.swiotlb, phys)) {
+      swiotlbSyncSingleForCpu(this.d.swiotlb, dev, phys, size, dir);
+    }
+  }
+
+  /** dma_direct_need_sync: syncs matter for a non-coherent device or a bounced address. */
+  needSync(dev: Device, addr: DmaAddr): boolean {
+    return !dev.dmaCoherent || isSwiotlbBuffer(this.d.swiotlb, dmaToPhys(dev, addr));
+  }
+
+  /**
+   * swiotlb_map: bounce [phys, phys+size) through a slot the device can reach.
+   * @linux kernel/dma/swiotlb.c swiotlb_map
+   */
+  private swiotlbMap(
+    dev: Device,
+    phys: PhysAddr,
+    size: number,
+    dir: DmaDataDirection,
+    attrs: number,
+  ): DmaAddr {
+    const rec = traceSwiotlbBounced(this.d.swiotlb, dev, physToDma(dev, phys), size);
+    this.d.trace({
+      event: 'swiotlb_bounced',
+      device: rec.devName,
+      dmaMask: rec.dmaMask,
+      devAddr: rec.devAddr,
+      size,
+      force: rec.force,
+    });
+    const tlb = swiotlbTblMapSingle(this.d.swiotlb, dev, phys, size, 0, dir, attrs);
+    if (tlb === SWIOTLB_MAP_ERROR) return DMA_MAPPING_ERROR;
+    const dmaAddr = physToDma(dev, tlb);
+    if (!this.dmaCapable(dev, dmaAddr, size)) {
+      swiotlbTblUnmapSingle(this.d.swiotlb, dev, tlb, size, dir, attrs | DMA_ATTR_SKIP_CPU_SYNC);
+      this.warnOnce(
+        dev,
+        `swiotlb addr ${this.pad(dmaAddr)}+${size} overflow (mask ${dev.dmaMask.toString(16)}, bus limit ${dev.busDmaLimit.toString(16)}).`,
+        'kernel/dma/swiotlb.c swiotlb_map',
+      );
+      return DMA_MAPPING_ERROR;
+    }
+    if (!dev.dmaCoherent && (attrs & DMA_ATTR_SKIP_CPU_SYNC) === 0)
+      this.d.arch.syncForDevice(tlb, size, dir);
+    return dmaAddr;
+  }
+
+  /** %pad: 0x and the address padded to the width of dma_addr_t. */
+  private pad(addr: number): string {
+    return '0x' + addr.toString(16).padStart(this.d.dmaAddrBytes * 2, '0');
+  }
+
+  /**
+   * dev_WARN_ONCE: once per call site ("DMA addr" or "swiotlb addr"), whichever device; the
+   * message, then the WARNING line naming the site.
+   */
+  private warnOnce(dev: Device, text: string, where: string): void {
+    if (this.warned.has(where)) return;
+    this.warned.add(where);
+    this.d.log.warn(`${dev.logPrefix}: ${text}`);
+    warnHeader(this.d.log, this.d.cpu(), SWAPPER, where);
+  }
+}

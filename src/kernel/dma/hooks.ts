@@ -1,0 +1,61 @@
+/**
+ * What the mapping layer tells observers, as calls it always makes: the dma-debug hooks
+ * (kernel/dma/debug.h) and the tracepoints. With no checker the hooks are a null object, so the
+ * mapping code never asks whether debugging is on (aesthetics L4).
+ */
+import type { DmaAddr, PhysAddr } from '../../lib/addr.js';
+import type { Device } from '../device/device.js';
+import type { DmaDataDirection } from './direction.js';
+import type { DmaTraceEvent } from './trace.js';
+
+/** The debug_dma_* calls of kernel/dma/mapping.c, in the positions the kernel makes them. */
+export interface DmaDebugHooks {
+  /** After a streaming map (debug_dma_map_phys / debug_dma_map_page). */
+  mapPhys(
+    dev: Device,
+    phys: PhysAddr,
+    size: number,
+    dir: DmaDataDirection,
+    dmaAddr: DmaAddr,
+    attrs: number,
+  ): void;
+  /** Before a streaming unmap. */
+  unmapPhys(dev: Device, dmaAddr: DmaAddr, size: number, dir: DmaDataDirection): void;
+  /** dma_mapping_error was called on `dmaAddr` (debug_dma_mapping_error). */
+  mappingError(dev: Device, dmaAddr: DmaAddr): void;
+  syncSingleForCpu(dev: Device, dmaAddr: DmaAddr, size: number, dir: DmaDataDirection): void;
+  syncSingleForDevice(dev: Device, dmaAddr: DmaAddr, size: number, dir: DmaDataDirection): void;
+}
+
+/** No checker: every hook does nothing. */
+export const NO_DMA_DEBUG: DmaDebugHooks = {
+  mapPhys: () => undefined,
+  unmapPhys: () => undefined,
+  mappingError: () => undefined,
+  syncSingleForCpu: () => undefined,
+  syncSingleForDevice: () => undefined,
+};
+
+/** Receives each DMA tracepoint as the kernel would record it. */
+export type DmaTraceSink = (ev: DmaTraceEvent) => void;
+
+/** The tracepoints' subscribers (a trace writer, the checkers); one branch when nobody listens. */
+export class DmaTraceBus {
+  on = false;
+  private sinks: DmaTraceSink[] = [];
+
+  /** Adds a subscriber; the returned function removes it. */
+  subscribe(sink: DmaTraceSink): () => void {
+    this.sinks = [...this.sinks, sink];
+    this.on = true;
+    return () => {
+      this.sinks = this.sinks.filter((s) => s !== sink);
+      this.on = this.sinks.length > 0;
+    };
+  }
+
+  /** Records one event (callers test `on` first when building the event costs anything). */
+  readonly emit: DmaTraceSink = (ev) => {
+    for (const s of this.sinks) s(ev);
+  };
+}

@@ -1,0 +1,233 @@
+/**
+ * DOC: the DMA API's front door (kernel/dma/mapping.c, Linux 6.12) for streaming single
+ * mappings. Every entry point has the kernel's shape: validate the arguments, dispatch to the
+ * device's path (dma-direct here; IOMMU-DMA is a later step), then the tracepoint and the
+ * dma-debug hook in the kernel's order. Failures are the kernel's return values, never
+ * exceptions; only what the kernel BUG()s on throws.
+ */
+import type { DmaAddr, PhysAddr, VirtAddr } from '../../lib/addr.js';
+import type { Device } from '../device/device.js';
+import { DMA_MAPPING_ERROR } from '../device/dma-range.js';
+import type { KernelVm } from '../mm/kmem.js';
+import type { Pfn } from '../mm/page.js';
+import { SWAPPER, warnHeader } from '../mm/report.js';
+import type { KernelLog } from '../printk.js';
+import type { DmaDataDirection } from './direction.js';
+import { validDmaDirection } from './direction.js';
+import type { DmaDirect } from './direct.js';
+import type { DmaDebugHooks, DmaTraceBus } from './hooks.js';
+
+/** A kernel BUG(): the kernel would stop here (e.g. BUG_ON(!valid_dma_direction(dir))). */
+export class KernelBug extends Error {
+  override readonly name = 'KernelBug';
+}
+
+export interface DmaApiDeps {
+  readonly direct: DmaDirect;
+  readonly vm: KernelVm;
+  /** page_to_phys for the page-based calls. */
+  readonly pageToPhys: (page: Pfn) => PhysAddr;
+  readonly debug: DmaDebugHooks;
+  readonly trace: DmaTraceBus;
+  readonly log: KernelLog;
+  /** smp_processor_id(), for WARNING lines. */
+  readonly cpu: () => number;
+}
+
+export class DmaApi {
+  /** Devices whose syncs can no longer be skipped (dma_reset_need_sync after a bounce). */
+  private readonly needSync = new WeakSet<Device>();
+  private readonly warned = new Set<string>();
+
+  constructor(private readonly d: DmaApiDeps) {}
+
+  /**
+   * dma_map_page_attrs - maps `size` bytes at `offset` in `page` for `dev`.
+   * @returns the bus address; DMA_MAPPING_ERROR on failure (test it with dmaMappingError)
+   * @linux kernel/dma/mapping.c dma_map_page_attrs
+   */
+  dmaMapPageAttrs(
+    dev: Device,
+    page: Pfn,
+    offset: number,
+    size: number,
+    dir: DmaDataDirection,
+    attrs = 0,
+  ): DmaAddr {
+    return this.mapPhys(dev, (this.d.pageToPhys(page) + offset) as PhysAddr, size, dir, attrs);
+  }
+
+  dmaMapPage(dev: Device, page: Pfn, offset: number, size: number, dir: DmaDataDirection): DmaAddr {
+    return this.dmaMapPageAttrs(dev, page, offset, size, dir, 0);
+  }
+
+  /**
+   * dma_map_single_attrs - maps a kernel buffer (linear map or kernel image; not vmalloc).
+   * @returns the bus address; DMA_MAPPING_ERROR for vmalloc memory (with the kernel's warning)
+   *   or when the mapping fails
+   * @linux include/linux/dma-mapping.h dma_map_single_attrs
+   */
+  dmaMapSingleAttrs(
+    dev: Device,
+    ptr: VirtAddr,
+    size: number,
+    dir: DmaDataDirection,
+    attrs = 0,
+  ): DmaAddr {
+    if (this.d.vm.isVmallocAddr(ptr)) {
+      this.warnOnce(
+        dev,
+        'rejecting DMA map of vmalloc memory',
+        'include/linux/dma-mapping.h dma_map_single_attrs',
+      );
+      return DMA_MAPPING_ERROR;
+    }
+    return this.mapPhys(dev, this.d.vm.virtToPhys(ptr), size, dir, attrs);
+  }
+
+  dmaMapSingle(dev: Device, ptr: VirtAddr, size: number, dir: DmaDataDirection): DmaAddr {
+    return this.dmaMapSingleAttrs(dev, ptr, size, dir, 0);
+  }
+
+  /**
+   * dma_unmap_page_attrs - ends a streaming mapping; the CPU owns the buffer again.
+   * @linux kernel/dma/mapping.c dma_unmap_page_attrs
+   */
+  dmaUnmapPageAttrs(
+    dev: Device,
+    addr: DmaAddr,
+    size: number,
+    dir: DmaDataDirection,
+    attrs = 0,
+  ): void {
+    checkDirection(dir);
+    this.d.direct.unmapPhys(dev, addr, size, dir, attrs);
+    if (this.d.trace.on)
+      this.d.trace.emit({
+        event: 'dma_unmap_page',
+        device: dev.name,
+        dir,
+        dmaAddr: addr,
+        size,
+        attrs,
+      });
+    this.d.debug.unmapPhys(dev, addr, size, dir);
+  }
+
+  dmaUnmapPage(dev: Device, addr: DmaAddr, size: number, dir: DmaDataDirection): void {
+    this.dmaUnmapPageAttrs(dev, addr, size, dir, 0);
+  }
+
+  dmaUnmapSingleAttrs(
+    dev: Device,
+    addr: DmaAddr,
+    size: number,
+    dir: DmaDataDirection,
+    attrs = 0,
+  ): void {
+    this.dmaUnmapPageAttrs(dev, addr, size, dir, attrs);
+  }
+
+  dmaUnmapSingle(dev: Device, addr: DmaAddr, size: number, dir: DmaDataDirection): void {
+    this.dmaUnmapPageAttrs(dev, addr, size, dir, 0);
+  }
+
+  /**
+   * dma_mapping_error - whether a map call failed. Drivers must call it on every address a map
+   * returns (dma-debug reports those that never were).
+   * @linux include/linux/dma-mapping.h dma_mapping_error
+   */
+  dmaMappingError(dev: Device, addr: DmaAddr): boolean {
+    this.d.debug.mappingError(dev, addr);
+    return addr === DMA_MAPPING_ERROR;
+  }
+
+  /**
+   * dma_sync_single_for_cpu - gives the buffer back to the CPU without unmapping it. Skipped, with
+   * its tracepoint, for a device that never needs syncs (coherent and never bounced), as 6.12 does.
+   * @linux kernel/dma/mapping.c __dma_sync_single_for_cpu
+   */
+  dmaSyncSingleForCpu(dev: Device, addr: DmaAddr, size: number, dir: DmaDataDirection): void {
+    checkDirection(dir);
+    if (!this.devNeedSync(dev)) return;
+    this.d.direct.syncSingleForCpu(dev, addr, size, dir);
+    if (this.d.trace.on)
+      this.d.trace.emit({
+        event: 'dma_sync_single_for_cpu',
+        device: dev.name,
+        dir,
+        dmaAddr: addr,
+        size,
+      });
+    this.d.debug.syncSingleForCpu(dev, addr, size, dir);
+  }
+
+  /**
+   * dma_sync_single_for_device - hands the buffer to the device again.
+   * @linux kernel/dma/mapping.c __dma_sync_single_for_device
+   */
+  dmaSyncSingleForDevice(dev: Device, addr: DmaAddr, size: number, dir: DmaDataDirection): void {
+    checkDirection(dir);
+    if (!this.devNeedSync(dev)) return;
+    this.d.direct.syncSingleForDevice(dev, addr, size, dir);
+    if (this.d.trace.on)
+      this.d.trace.emit({
+        event: 'dma_sync_single_for_device',
+        device: dev.name,
+        dir,
+        dmaAddr: addr,
+        size,
+      });
+    this.d.debug.syncSingleForDevice(dev, addr, size, dir);
+  }
+
+  /** dma_need_sync: whether the driver's syncs do anything for this mapping. */
+  dmaNeedSync(dev: Device, addr: DmaAddr): boolean {
+    return this.devNeedSync(dev) && this.d.direct.needSync(dev, addr);
+  }
+
+  private mapPhys(
+    dev: Device,
+    phys: PhysAddr,
+    size: number,
+    dir: DmaDataDirection,
+    attrs: number,
+  ): DmaAddr {
+    checkDirection(dir);
+    const addr = this.d.direct.mapPhys(dev, phys, size, dir, attrs);
+    if (addr !== DMA_MAPPING_ERROR && this.d.direct.needSync(dev, addr)) this.needSync.add(dev);
+    if (this.d.trace.on) {
+      this.d.trace.emit({
+        event: 'dma_map_page',
+        device: dev.name,
+        dir,
+        dmaAddr: addr === DMA_MAPPING_ERROR ? -1n : addr,
+        size,
+        physAddr: phys,
+        attrs,
+      });
+    }
+    this.d.debug.mapPhys(dev, phys, size, dir, addr, attrs);
+    return addr;
+  }
+
+  /** dma_dev_need_sync: dev->dma_skip_sync starts as dev_is_dma_coherent and a bounce clears it. */
+  private devNeedSync(dev: Device): boolean {
+    return !dev.dmaCoherent || this.needSync.has(dev);
+  }
+
+  /** dev_WARN_ONCE: the message, then the WARNING line naming the site. */
+  private warnOnce(dev: Device, text: string, where: string): void {
+    if (this.warned.has(where)) return;
+    this.warned.add(where);
+    this.d.log.warn(`${dev.logPrefix}: ${text}`);
+    warnHeader(this.d.log, this.d.cpu(), SWAPPER, where);
+  }
+}
+
+/** BUG_ON(!valid_dma_direction(dir)): a bad direction stops the kernel. */
+function checkDirection(dir: DmaDataDirection): void {
+  if (!validDmaDirection(dir)) {
+    throw new KernelBug(`kernel BUG at kernel/dma/mapping.c: invalid DMA direction ${String(dir)}`);
+  }
+}
