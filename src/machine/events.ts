@@ -5,6 +5,7 @@
  */
 import type { DmaAddr, Iova, PhysAddr } from '../lib/addr.js';
 import type { MemAttr } from './memory/attr.js';
+import { Observers } from '../lib/observers.js';
 
 /** What kind of CPU access; `fill` and `evict` are the cache's own traffic to RAM. */
 export type CpuOp = 'load' | 'store';
@@ -93,22 +94,5 @@ export interface IommuFault {
 
 export type EventListener = (e: MachineEvent) => void;
 
-export class EventBus {
-  /** True when at least one observer listens; emitters check it before building an event. */
-  on = false;
-  private listeners: EventListener[] = [];
-
-  /** Adds an observer; the returned function removes it. */
-  subscribe(l: EventListener): () => void {
-    this.listeners = [...this.listeners, l];
-    this.on = true;
-    return () => {
-      this.listeners = this.listeners.filter((x) => x !== l);
-      this.on = this.listeners.length > 0;
-    };
-  }
-
-  emit(e: MachineEvent): void {
-    for (const l of this.listeners) l(e);
-  }
-}
+/** The machine's observers: `events.on` is tested before an event is built. */
+export class EventBus extends Observers<MachineEvent> {}

@@ -11,8 +11,8 @@ import type { DmaAddr, PhysAddr } from '../../lib/addr.js';
 import type { ArchDmaSync } from '../arch/dma-sync.js';
 import type { Device } from '../device/device.js';
 import { DMA_MAPPING_ERROR, dmaToPhys, physToDma } from '../device/dma-range.js';
-import { SWAPPER, warnHeader } from '../mm/report.js';
 import type { KernelLog } from '../printk.js';
+import { DevWarnOnce } from './warn.js';
 import { DMA_ATTR_SKIP_CPU_SYNC } from './attrs.js';
 import type { DmaDataDirection } from './direction.js';
 import type { DmaTraceSink } from './hooks.js';
@@ -42,10 +42,11 @@ export interface DmaDirectDeps {
 }
 
 export class DmaDirect {
-  /** dev_WARN_ONCE sites that fired. */
-  private readonly warned = new Set<string>();
+  private readonly warned: DevWarnOnce;
 
-  constructor(private readonly d: DmaDirectDeps) {}
+  constructor(private readonly d: DmaDirectDeps) {
+    this.warned = new DevWarnOnce(d.log, d.cpu);
+  }
 
   /**
    * dma_capable: the whole range lies below the device's mask and the bus limit.
@@ -75,7 +76,7 @@ export class DmaDirect {
     const dmaAddr = physToDma(dev, phys);
     if (!this.dmaCapable(dev, dmaAddr, size)) {
       if (isSwiotlbActive(this.d.swiotlb)) return this.swiotlbMap(dev, phys, size, dir, attrs);
-      this.warnOnce(
+      this.warned.warn(
         dev,
         `DMA addr ${this.pad(dmaAddr)}+${size} overflow (mask ${dev.dmaMask.toString(16)}, bus limit ${dev.busDmaLimit.toString(16)}).`,
         'kernel/dma/direct.h dma_direct_map_page',
@@ -153,7 +154,7 @@ export class DmaDirect {
     const dmaAddr = physToDma(dev, tlb);
     if (!this.dmaCapable(dev, dmaAddr, size)) {
       swiotlbTblUnmapSingle(this.d.swiotlb, dev, tlb, size, dir, attrs | DMA_ATTR_SKIP_CPU_SYNC);
-      this.warnOnce(
+      this.warned.warn(
         dev,
         `swiotlb addr ${this.pad(dmaAddr)}+${size} overflow (mask ${dev.dmaMask.toString(16)}, bus limit ${dev.busDmaLimit.toString(16)}).`,
         'kernel/dma/swiotlb.c swiotlb_map',
@@ -168,16 +169,5 @@ export class DmaDirect {
   /** %pad: 0x and the address padded to the width of dma_addr_t. */
   private pad(addr: number): string {
     return '0x' + addr.toString(16).padStart(this.d.dmaAddrBytes * 2, '0');
-  }
-
-  /**
-   * dev_WARN_ONCE: once per call site ("DMA addr" or "swiotlb addr"), whichever device; the
-   * message, then the WARNING line naming the site.
-   */
-  private warnOnce(dev: Device, text: string, where: string): void {
-    if (this.warned.has(where)) return;
-    this.warned.add(where);
-    this.d.log.warn(`${dev.logPrefix}: ${text}`);
-    warnHeader(this.d.log, this.d.cpu(), SWAPPER, where);
   }
 }

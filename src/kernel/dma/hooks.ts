@@ -4,6 +4,7 @@
  * mapping code never asks whether debugging is on (aesthetics L4).
  */
 import type { DmaAddr, PhysAddr } from '../../lib/addr.js';
+import { Observers } from '../../lib/observers.js';
 import type { Device } from '../device/device.js';
 import type { DmaDataDirection } from './direction.js';
 import type { DmaTraceEvent } from './trace.js';
@@ -40,22 +41,4 @@ export const NO_DMA_DEBUG: DmaDebugHooks = {
 export type DmaTraceSink = (ev: DmaTraceEvent) => void;
 
 /** The tracepoints' subscribers (a trace writer, the checkers); one branch when nobody listens. */
-export class DmaTraceBus {
-  on = false;
-  private sinks: DmaTraceSink[] = [];
-
-  /** Adds a subscriber; the returned function removes it. */
-  subscribe(sink: DmaTraceSink): () => void {
-    this.sinks = [...this.sinks, sink];
-    this.on = true;
-    return () => {
-      this.sinks = this.sinks.filter((s) => s !== sink);
-      this.on = this.sinks.length > 0;
-    };
-  }
-
-  /** Records one event (callers test `on` first when building the event costs anything). */
-  readonly emit: DmaTraceSink = (ev) => {
-    for (const s of this.sinks) s(ev);
-  };
-}
+export class DmaTraceBus extends Observers<DmaTraceEvent> {}

@@ -10,8 +10,8 @@ import type { Device } from '../device/device.js';
 import { DMA_MAPPING_ERROR } from '../device/dma-range.js';
 import type { KernelVm } from '../mm/kmem.js';
 import type { Pfn } from '../mm/page.js';
-import { SWAPPER, warnHeader } from '../mm/report.js';
 import type { KernelLog } from '../printk.js';
+import { DevWarnOnce } from './warn.js';
 import type { DmaDataDirection } from './direction.js';
 import { validDmaDirection } from './direction.js';
 import type { DmaDirect } from './direct.js';
@@ -37,9 +37,12 @@ export interface DmaApiDeps {
 export class DmaApi {
   /** Devices whose syncs can no longer be skipped (dma_reset_need_sync after a bounce). */
   private readonly needSync = new WeakSet<Device>();
-  private readonly warned = new Set<string>();
 
-  constructor(private readonly d: DmaApiDeps) {}
+  private readonly warned: DevWarnOnce;
+
+  constructor(private readonly d: DmaApiDeps) {
+    this.warned = new DevWarnOnce(d.log, d.cpu);
+  }
 
   /**
    * dma_map_page_attrs - maps `size` bytes at `offset` in `page` for `dev`.
@@ -75,7 +78,7 @@ export class DmaApi {
     attrs = 0,
   ): DmaAddr {
     if (this.d.vm.isVmallocAddr(ptr)) {
-      this.warnOnce(
+      this.warned.warn(
         dev,
         'rejecting DMA map of vmalloc memory',
         'include/linux/dma-mapping.h dma_map_single_attrs',
@@ -214,14 +217,6 @@ export class DmaApi {
   /** dma_dev_need_sync: dev->dma_skip_sync starts as dev_is_dma_coherent and a bounce clears it. */
   private devNeedSync(dev: Device): boolean {
     return !dev.dmaCoherent || this.needSync.has(dev);
-  }
-
-  /** dev_WARN_ONCE: the message, then the WARNING line naming the site. */
-  private warnOnce(dev: Device, text: string, where: string): void {
-    if (this.warned.has(where)) return;
-    this.warned.add(where);
-    this.d.log.warn(`${dev.logPrefix}: ${text}`);
-    warnHeader(this.d.log, this.d.cpu(), SWAPPER, where);
   }
 }
 
