@@ -34,3 +34,8 @@ export type { BootParams } from './kernel/cmdline.js';
 export { KernelLog } from './kernel/printk.js';
 export { buddyinfo, zoneinfo } from './kernel/mm/buddyinfo.js';
 export { slabinfo } from './kernel/mm/slabinfo.js';
+export { DmaDataDirection } from './kernel/dma/direction.js';
+export { traceEventFields, traceEventLine } from './kernel/dma/trace.js';
+export type { DmaTraceEvent } from './kernel/dma/trace.js';
+export { DMA_MAPPING_ERROR } from './kernel/device/dma-range.js';
+export * from './kernel/dma/attrs.js';
