@@ -15,6 +15,7 @@ import type { BootParams } from './cmdline.js';
 import { DeviceRegistry } from './device/registry.js';
 import { archDmaSync } from './arch/dma-sync.js';
 import { DmaDirect } from './dma/direct.js';
+import { DmaDirectAlloc } from './dma/direct-alloc.js';
 import { DmaTraceBus, NO_DMA_DEBUG } from './dma/hooks.js';
 import type { DmaDebugHooks } from './dma/hooks.js';
 import { DmaApi } from './dma/mapping.js';
@@ -142,6 +143,13 @@ export class Kernel {
     });
     this.dma = new DmaApi({
       direct,
+      alloc: new DmaDirectAlloc({
+        profile,
+        pages: this.pages,
+        vm: this.vm,
+        vmap: this.vmap,
+        arch: archDmaSync(profile.name, machine),
+      }),
       vm: this.vm,
       pageToPhys: (pfn) => this.pages.pageToPhys(pfn),
       debug: cfg.dmaDebug ?? NO_DMA_DEBUG,

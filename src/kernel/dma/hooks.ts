@@ -3,7 +3,7 @@
  * (kernel/dma/debug.h) and the tracepoints. With no checker the hooks are a null object, so the
  * mapping code never asks whether debugging is on (aesthetics L4).
  */
-import type { DmaAddr, PhysAddr } from '../../lib/addr.js';
+import type { DmaAddr, PhysAddr, VirtAddr } from '../../lib/addr.js';
 import { Observers } from '../../lib/observers.js';
 import type { Device } from '../device/device.js';
 import type { DmaDataDirection } from './direction.js';
@@ -26,6 +26,10 @@ export interface DmaDebugHooks {
   mappingError(dev: Device, dmaAddr: DmaAddr): void;
   syncSingleForCpu(dev: Device, dmaAddr: DmaAddr, size: number, dir: DmaDataDirection): void;
   syncSingleForDevice(dev: Device, dmaAddr: DmaAddr, size: number, dir: DmaDataDirection): void;
+  /** After a coherent allocation succeeded (debug_dma_alloc_coherent). */
+  allocCoherent(dev: Device, size: number, dmaAddr: DmaAddr, vaddr: VirtAddr, attrs: number): void;
+  /** Before a coherent free (debug_dma_free_coherent). */
+  freeCoherent(dev: Device, size: number, vaddr: VirtAddr | null, dmaAddr: DmaAddr): void;
 }
 
 /** No checker: every hook does nothing. */
@@ -35,6 +39,8 @@ export const NO_DMA_DEBUG: DmaDebugHooks = {
   mappingError: () => undefined,
   syncSingleForCpu: () => undefined,
   syncSingleForDevice: () => undefined,
+  allocCoherent: () => undefined,
+  freeCoherent: () => undefined,
 };
 
 /** Receives each DMA tracepoint as the kernel would record it. */

@@ -12,9 +12,12 @@ import type { KernelVm } from '../mm/kmem.js';
 import type { Pfn } from '../mm/page.js';
 import type { KernelLog } from '../printk.js';
 import { DevWarnOnce } from './warn.js';
-import type { DmaDataDirection } from './direction.js';
-import { validDmaDirection } from './direction.js';
+import { DmaDataDirection, validDmaDirection } from './direction.js';
 import type { DmaDirect } from './direct.js';
+import type { DmaDirectAlloc } from './direct-alloc.js';
+import { DMA_ATTR_WRITE_COMBINE } from './attrs.js';
+import { __GFP_COMP, __GFP_DMA, __GFP_DMA32, __GFP_HIGHMEM } from '../mm/gfp.js';
+import type { Gfp } from '../mm/gfp.js';
 import type { DmaDebugHooks, DmaTraceBus } from './hooks.js';
 
 /** A kernel BUG(): the kernel would stop here (e.g. BUG_ON(!valid_dma_direction(dir))). */
@@ -22,8 +25,14 @@ export class KernelBug extends Error {
   override readonly name = 'KernelBug';
 }
 
+/** The `dma_addr_t *dma_handle` out-parameter of the allocation calls. */
+export interface DmaHandle {
+  dma: DmaAddr;
+}
+
 export interface DmaApiDeps {
   readonly direct: DmaDirect;
+  readonly alloc: DmaDirectAlloc;
   readonly vm: KernelVm;
   /** page_to_phys for the page-based calls. */
   readonly pageToPhys: (page: Pfn) => PhysAddr;
@@ -182,6 +191,91 @@ export class DmaApi {
         size,
       });
     this.d.debug.syncSingleForDevice(dev, addr, size, dir);
+  }
+
+  /**
+   * dma_alloc_attrs - coherent memory for `dev`; the bus address goes to `handle.dma`.
+   * @param gfp allocation flags; zone modifiers are ignored (the mask decides), __GFP_COMP is
+   *   refused with a warning as in the kernel
+   * @returns the CPU address, or null when out of memory or for __GFP_COMP
+   * @linux kernel/dma/mapping.c dma_alloc_attrs
+   */
+  dmaAllocAttrs(
+    dev: Device,
+    size: number,
+    handle: DmaHandle,
+    gfp: Gfp,
+    attrs = 0,
+  ): VirtAddr | null {
+    if ((gfp & __GFP_COMP) !== 0) {
+      this.warned.warn(
+        dev,
+        'dma_alloc_attrs with __GFP_COMP',
+        'kernel/dma/mapping.c dma_alloc_attrs',
+      );
+      return null;
+    }
+    const flags = gfp & ~(__GFP_DMA | __GFP_DMA32 | __GFP_HIGHMEM);
+    const buf = this.d.alloc.alloc(dev, size, flags, attrs);
+    handle.dma = buf?.dma ?? (0 as DmaAddr);
+    if (this.d.trace.on) {
+      const virtAddr = buf === null ? 0 : this.d.vm.format(buf.vaddr);
+      this.d.trace.emit({
+        event: 'dma_alloc',
+        device: dev.name,
+        dir: DmaDataDirection.BIDIRECTIONAL,
+        dmaAddr: handle.dma,
+        size,
+        virtAddr,
+        flags,
+        attrs,
+      });
+    }
+    if (buf === null) return null;
+    this.d.debug.allocCoherent(dev, size, buf.dma, buf.vaddr, attrs);
+    return buf.vaddr;
+  }
+
+  /**
+   * dma_free_attrs - frees what dma_alloc_attrs returned; freeing NULL is a no-op (traced).
+   * @linux kernel/dma/mapping.c dma_free_attrs
+   */
+  dmaFreeAttrs(dev: Device, size: number, vaddr: VirtAddr | null, dma: DmaAddr, attrs = 0): void {
+    if (this.d.trace.on) {
+      const virtAddr = vaddr === null ? 0 : this.d.vm.format(vaddr);
+      this.d.trace.emit({
+        event: 'dma_free',
+        device: dev.name,
+        dir: DmaDataDirection.BIDIRECTIONAL,
+        dmaAddr: dma,
+        size,
+        virtAddr,
+        attrs,
+      });
+    }
+    this.d.debug.freeCoherent(dev, size, vaddr, dma);
+    if (vaddr === null) return;
+    this.d.alloc.free(dev, size, vaddr, dma);
+  }
+
+  /** dma_alloc_coherent. */
+  dmaAllocCoherent(dev: Device, size: number, handle: DmaHandle, gfp: Gfp): VirtAddr | null {
+    return this.dmaAllocAttrs(dev, size, handle, gfp, 0);
+  }
+
+  /** dma_free_coherent. */
+  dmaFreeCoherent(dev: Device, size: number, vaddr: VirtAddr | null, dma: DmaAddr): void {
+    this.dmaFreeAttrs(dev, size, vaddr, dma, 0);
+  }
+
+  /** dma_alloc_wc: a write-combining mapping for a non-coherent device (DMA_ATTR_WRITE_COMBINE). */
+  dmaAllocWc(dev: Device, size: number, handle: DmaHandle, gfp: Gfp): VirtAddr | null {
+    return this.dmaAllocAttrs(dev, size, handle, gfp, DMA_ATTR_WRITE_COMBINE);
+  }
+
+  /** dma_free_wc. */
+  dmaFreeWc(dev: Device, size: number, vaddr: VirtAddr | null, dma: DmaAddr): void {
+    this.dmaFreeAttrs(dev, size, vaddr, dma, DMA_ATTR_WRITE_COMBINE);
   }
 
   /** dma_need_sync: whether the driver's syncs do anything for this mapping. */

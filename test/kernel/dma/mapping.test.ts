@@ -2,29 +2,21 @@ import { describe, expect, it } from 'vitest';
 import type { VirtAddr } from '../../../src/lib/addr.js';
 import { MIB } from '../../../src/lib/units.js';
 import { DMA_MAPPING_ERROR } from '../../../src/kernel/device/dma-range.js';
-import type { Device } from '../../../src/kernel/device/device.js';
 import { DmaDataDirection } from '../../../src/kernel/dma/direction.js';
 import { KernelBug } from '../../../src/kernel/dma/mapping.js';
 import { traceEventFields } from '../../../src/kernel/dma/trace.js';
 import type { DmaTraceEvent } from '../../../src/kernel/dma/trace.js';
-import { Kernel } from '../../../src/kernel/kernel.js';
+import type { Kernel } from '../../../src/kernel/kernel.js';
 import { GFP_KERNEL } from '../../../src/kernel/mm/gfp.js';
-import { Machine } from '../../../src/machine/machine.js';
 import type { MachineConfig } from '../../../src/machine/machine.js';
+import { pciRig } from './rig.js';
 
 const TO_DEVICE = DmaDataDirection.TO_DEVICE;
 const FROM_DEVICE = DmaDataDirection.FROM_DEVICE;
 
 /** A kernel, one PCI device on it, a kmalloc'd buffer, and the trace lines recorded. */
 function rig(machine: MachineConfig, cmdline = '', coherent?: boolean) {
-  const k = new Kernel(new Machine(machine), { cmdline });
-  const dev: Device = k.devices.pciDeviceAdd({
-    slot: 1,
-    vendor: 0x8086,
-    device: 0x100e,
-    ...(coherent === undefined ? {} : { coherent }),
-  });
-  const port = dev.dmaPort!;
+  const { k, dev, port } = pciRig(machine, cmdline, coherent);
   const trace: string[] = [];
   k.dmaTrace.subscribe((e: DmaTraceEvent) => trace.push(`${e.event}: ${traceEventFields(e)}`));
   const buf = k.kmalloc.kmalloc(256, GFP_KERNEL)!;
