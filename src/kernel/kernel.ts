@@ -150,6 +150,7 @@ export class Kernel {
         vmap: this.vmap,
         arch: archDmaSync(profile.name, machine),
       }),
+      masks: { profile, ramEnd: this.ramEnd(), swiotlb: this.swiotlb },
       vm: this.vm,
       pageToPhys: (pfn) => this.pages.pageToPhys(pfn),
       debug: cfg.dmaDebug ?? NO_DMA_DEBUG,

@@ -16,7 +16,9 @@ import { DmaDataDirection, validDmaDirection } from './direction.js';
 import type { DmaDirect } from './direct.js';
 import type { DmaDirectAlloc } from './direct-alloc.js';
 import { DMA_ATTR_WRITE_COMBINE } from './attrs.js';
-import { __GFP_COMP, __GFP_DMA, __GFP_DMA32, __GFP_HIGHMEM } from '../mm/gfp.js';
+import { GFP_ATOMIC, __GFP_COMP, __GFP_DMA, __GFP_DMA32, __GFP_HIGHMEM } from '../mm/gfp.js';
+import * as masks from './masks.js';
+import type { MaskEnv } from './masks.js';
 import type { Gfp } from '../mm/gfp.js';
 import type { DmaDebugHooks, DmaTraceBus } from './hooks.js';
 
@@ -33,6 +35,7 @@ export interface DmaHandle {
 export interface DmaApiDeps {
   readonly direct: DmaDirect;
   readonly alloc: DmaDirectAlloc;
+  readonly masks: MaskEnv;
   readonly vm: KernelVm;
   /** page_to_phys for the page-based calls. */
   readonly pageToPhys: (page: Pfn) => PhysAddr;
@@ -276,6 +279,91 @@ export class DmaApi {
   /** dma_free_wc. */
   dmaFreeWc(dev: Device, size: number, vaddr: VirtAddr | null, dma: DmaAddr): void {
     this.dmaFreeAttrs(dev, size, vaddr, dma, DMA_ATTR_WRITE_COMBINE);
+  }
+
+  /** dma_set_mask. @returns 0, or -EIO when the platform cannot honour `mask`. */
+  dmaSetMask(dev: Device, mask: bigint): number {
+    return masks.dmaSetMask(this.d.masks, dev, mask);
+  }
+
+  /** dma_set_coherent_mask. @returns 0 or -EIO. */
+  dmaSetCoherentMask(dev: Device, mask: bigint): number {
+    return masks.dmaSetCoherentMask(this.d.masks, dev, mask);
+  }
+
+  /** dma_set_mask_and_coherent. @returns 0 or -EIO. */
+  dmaSetMaskAndCoherent(dev: Device, mask: bigint): number {
+    return masks.dmaSetMaskAndCoherent(this.d.masks, dev, mask);
+  }
+
+  /** dma_supported. */
+  dmaSupported(_dev: Device, mask: bigint): boolean {
+    return masks.dmaSupported(this.d.masks, mask);
+  }
+
+  /** dma_get_mask. */
+  dmaGetMask(dev: Device): bigint {
+    return dev.dmaMask;
+  }
+
+  /** dma_get_required_mask. */
+  dmaGetRequiredMask(_dev: Device): bigint {
+    return masks.dmaGetRequiredMask(this.d.masks);
+  }
+
+  /** dma_addressing_limited. */
+  dmaAddressingLimited(dev: Device): boolean {
+    return masks.dmaAddressingLimited(this.d.masks, dev);
+  }
+
+  /** dma_max_mapping_size. */
+  dmaMaxMappingSize(dev: Device): number {
+    return masks.dmaMaxMappingSize(this.d.masks, dev);
+  }
+
+  /** dma_opt_mapping_size: dma-direct has no preference beyond the maximum. */
+  dmaOptMappingSize(dev: Device): number {
+    return masks.dmaMaxMappingSize(this.d.masks, dev);
+  }
+
+  /** dma_get_cache_alignment. */
+  dmaGetCacheAlignment(): number {
+    return masks.dmaGetCacheAlignment(this.d.masks);
+  }
+
+  /** dma_set_max_seg_size. */
+  dmaSetMaxSegSize(dev: Device, size: number): void {
+    dev.dmaParms.maxSegmentSize = size;
+  }
+
+  /** dma_set_seg_boundary. */
+  dmaSetSegBoundary(dev: Device, mask: bigint): void {
+    dev.dmaParms.segmentBoundaryMask = mask;
+  }
+
+  /** dma_set_min_align_mask. */
+  dmaSetMinAlignMask(dev: Device, mask: number): void {
+    dev.dmaParms.minAlignMask = mask;
+  }
+
+  /** pci_alloc_consistent (legacy, seeds): dma_alloc_coherent with GFP_ATOMIC. */
+  pciAllocConsistent(pdev: Device, size: number, handle: DmaHandle): VirtAddr | null {
+    return this.dmaAllocAttrs(pdev, size, handle, GFP_ATOMIC, 0);
+  }
+
+  /** pci_free_consistent (legacy). */
+  pciFreeConsistent(pdev: Device, size: number, vaddr: VirtAddr | null, dma: DmaAddr): void {
+    this.dmaFreeAttrs(pdev, size, vaddr, dma, 0);
+  }
+
+  /** dma_alloc_writecombine (legacy name of dma_alloc_wc). */
+  dmaAllocWritecombine(dev: Device, size: number, handle: DmaHandle, gfp: Gfp): VirtAddr | null {
+    return this.dmaAllocWc(dev, size, handle, gfp);
+  }
+
+  /** dma_free_writecombine (legacy name of dma_free_wc). */
+  dmaFreeWritecombine(dev: Device, size: number, vaddr: VirtAddr | null, dma: DmaAddr): void {
+    this.dmaFreeWc(dev, size, vaddr, dma);
   }
 
   /** dma_need_sync: whether the driver's syncs do anything for this mapping. */
