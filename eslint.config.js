@@ -89,6 +89,7 @@ export default tseslint.config(
         },
         { selector: 'import', format: null },
       ],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       eqeqeq: 'error',
       'prefer-const': 'error',
     },
