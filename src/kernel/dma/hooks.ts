@@ -6,6 +6,7 @@
 import type { DmaAddr, PhysAddr, VirtAddr } from '../../lib/addr.js';
 import { Observers } from '../../lib/observers.js';
 import type { Device } from '../device/device.js';
+import type { Scatterlist } from '../lib/scatterlist.js';
 import type { DmaDataDirection } from './direction.js';
 import type { DmaTraceEvent } from './trace.js';
 
@@ -26,6 +27,17 @@ export interface DmaDebugHooks {
   mappingError(dev: Device, dmaAddr: DmaAddr): void;
   syncSingleForCpu(dev: Device, dmaAddr: DmaAddr, size: number, dir: DmaDataDirection): void;
   syncSingleForDevice(dev: Device, dmaAddr: DmaAddr, size: number, dir: DmaDataDirection): void;
+  /** After dma_map_sg returned `ents` segments for `nents` entries (debug_dma_map_sg). */
+  mapSg(
+    dev: Device,
+    sgl: Scatterlist,
+    nents: number,
+    ents: number,
+    dir: DmaDataDirection,
+    attrs: number,
+  ): void;
+  /** Before dma_unmap_sg (debug_dma_unmap_sg). */
+  unmapSg(dev: Device, sgl: Scatterlist, nents: number, dir: DmaDataDirection): void;
   /** After a coherent allocation succeeded (debug_dma_alloc_coherent). */
   allocCoherent(dev: Device, size: number, dmaAddr: DmaAddr, vaddr: VirtAddr, attrs: number): void;
   /** Before a coherent free (debug_dma_free_coherent). */
@@ -39,6 +51,8 @@ export const NO_DMA_DEBUG: DmaDebugHooks = {
   mappingError: () => undefined,
   syncSingleForCpu: () => undefined,
   syncSingleForDevice: () => undefined,
+  mapSg: () => undefined,
+  unmapSg: () => undefined,
   allocCoherent: () => undefined,
   freeCoherent: () => undefined,
 };

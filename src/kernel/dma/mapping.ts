@@ -18,6 +18,8 @@ import type { DmaDirectAlloc } from './direct-alloc.js';
 import { DMA_ATTR_WRITE_COMBINE } from './attrs.js';
 import { GFP_ATOMIC, __GFP_COMP, __GFP_DMA, __GFP_DMA32, __GFP_HIGHMEM } from '../mm/gfp.js';
 import * as masks from './masks.js';
+import * as sg from './mapping-sg.js';
+import type { SgTable, Scatterlist } from '../lib/scatterlist.js';
 import type { MaskEnv } from './masks.js';
 import type { Gfp } from '../mm/gfp.js';
 import type { DmaDebugHooks, DmaTraceBus } from './hooks.js';
@@ -52,8 +54,11 @@ export class DmaApi {
 
   private readonly warned: DevWarnOnce;
 
+  private readonly sgDeps: sg.SgDeps;
+
   constructor(private readonly d: DmaApiDeps) {
     this.warned = new DevWarnOnce(d.log, d.cpu);
+    this.sgDeps = { direct: d.direct, pageToPhys: d.pageToPhys, debug: d.debug, trace: d.trace };
   }
 
   /**
@@ -281,6 +286,72 @@ export class DmaApi {
     this.dmaFreeAttrs(dev, size, vaddr, dma, DMA_ATTR_WRITE_COMBINE);
   }
 
+  /**
+   * dma_map_sg_attrs - maps a scatterlist of `nents` entries.
+   * @returns the number of DMA segments, or 0 on failure (nothing stays mapped)
+   * @linux kernel/dma/mapping.c dma_map_sg_attrs
+   */
+  dmaMapSgAttrs(
+    dev: Device,
+    sgl: Scatterlist,
+    nents: number,
+    dir: DmaDataDirection,
+    attrs = 0,
+  ): number {
+    checkDirection(dir);
+    const n = sg.mapSg(this.sgDeps, dev, sgl, nents, dir, attrs);
+    if (n > 0) this.markNeedSync(dev, sgl.dmaAddress);
+    return Math.max(n, 0);
+  }
+
+  dmaMapSg(dev: Device, sgl: Scatterlist, nents: number, dir: DmaDataDirection): number {
+    return this.dmaMapSgAttrs(dev, sgl, nents, dir, 0);
+  }
+
+  /** dma_unmap_sg_attrs: `nents` must be what was passed to the map, not what it returned. */
+  dmaUnmapSgAttrs(
+    dev: Device,
+    sgl: Scatterlist,
+    nents: number,
+    dir: DmaDataDirection,
+    attrs = 0,
+  ): void {
+    checkDirection(dir);
+    sg.unmapSg(this.sgDeps, dev, sgl, nents, dir, attrs);
+  }
+
+  dmaUnmapSg(dev: Device, sgl: Scatterlist, nents: number, dir: DmaDataDirection): void {
+    this.dmaUnmapSgAttrs(dev, sgl, nents, dir, 0);
+  }
+
+  /**
+   * dma_map_sgtable - maps sgt.origNents entries and sets sgt.nents.
+   * @returns 0, or a negative errno (-EIO: will not succeed if retried as is)
+   */
+  dmaMapSgtable(dev: Device, sgt: SgTable, dir: DmaDataDirection, attrs = 0): number {
+    checkDirection(dir);
+    const rc = sg.mapSgtable(this.sgDeps, dev, sgt, dir, attrs);
+    if (rc === 0 && sgt.sgl !== null) this.markNeedSync(dev, sgt.sgl.dmaAddress);
+    return rc;
+  }
+
+  /** dma_unmap_sgtable. */
+  dmaUnmapSgtable(dev: Device, sgt: SgTable, dir: DmaDataDirection, attrs = 0): void {
+    if (sgt.sgl !== null) this.dmaUnmapSgAttrs(dev, sgt.sgl, sgt.origNents, dir, attrs);
+  }
+
+  /** dma_sync_sg_for_cpu (skipped with its tracepoint when the device never needs syncs). */
+  dmaSyncSgForCpu(dev: Device, sgl: Scatterlist, nelems: number, dir: DmaDataDirection): void {
+    checkDirection(dir);
+    if (this.devNeedSync(dev)) sg.syncSg(this.sgDeps, dev, sgl, nelems, dir, true);
+  }
+
+  /** dma_sync_sg_for_device. */
+  dmaSyncSgForDevice(dev: Device, sgl: Scatterlist, nelems: number, dir: DmaDataDirection): void {
+    checkDirection(dir);
+    if (this.devNeedSync(dev)) sg.syncSg(this.sgDeps, dev, sgl, nelems, dir, false);
+  }
+
   /** dma_set_mask. @returns 0, or -EIO when the platform cannot honour `mask`. */
   dmaSetMask(dev: Device, mask: bigint): number {
     return masks.dmaSetMask(this.d.masks, dev, mask);
@@ -380,7 +451,7 @@ export class DmaApi {
   ): DmaAddr {
     checkDirection(dir);
     const addr = this.d.direct.mapPhys(dev, phys, size, dir, attrs);
-    if (addr !== DMA_MAPPING_ERROR && this.d.direct.needSync(dev, addr)) this.needSync.add(dev);
+    this.markNeedSync(dev, addr);
     if (this.d.trace.on) {
       this.d.trace.emit({
         event: 'dma_map_page',
@@ -394,6 +465,11 @@ export class DmaApi {
     }
     this.d.debug.mapPhys(dev, phys, size, dir, addr, attrs);
     return addr;
+  }
+
+  /** dma_reset_need_sync: a bounced mapping makes the device's syncs count from now on. */
+  private markNeedSync(dev: Device, addr: DmaAddr): void {
+    if (addr !== DMA_MAPPING_ERROR && this.d.direct.needSync(dev, addr)) this.needSync.add(dev);
   }
 
   /** dma_dev_need_sync: dev->dma_skip_sync starts as dev_is_dma_coherent and a bounce clears it. */
