@@ -11,7 +11,7 @@ import { CpuMemOps } from './arch/mem.js';
 import { vaLayout } from './arch/layout.js';
 import type { VaLayout } from './arch/layout.js';
 import { parseCmdline } from './cmdline.js';
-import type { BootParams } from './cmdline.js';
+import type { BootParams, SwiotlbParam } from './cmdline.js';
 import { DeviceRegistry } from './device/registry.js';
 import { archDmaSync } from './arch/dma-sync.js';
 import { DmaDirect } from './dma/direct.js';
@@ -19,7 +19,7 @@ import { DmaDirectAlloc } from './dma/direct-alloc.js';
 import { DmaTraceBus, NO_DMA_DEBUG } from './dma/hooks.js';
 import type { DmaDebugHooks } from './dma/hooks.js';
 import { DmaApi } from './dma/mapping.js';
-import { swiotlbInit } from './dma/swiotlb.js';
+import { IO_TLB_DEFAULT_SIZE, IO_TLB_SEGSIZE, IO_TLB_SIZE, swiotlbInit } from './dma/swiotlb.js';
 import type { IoTlbMem } from './dma/swiotlb.js';
 import { GFP_KERNEL, __GFP_HIGHMEM, __GFP_ZERO } from './mm/gfp.js';
 import { procIomem } from './mm/iomem.js';
@@ -97,8 +97,12 @@ export class Kernel {
     this.vm = new KernelVm(profile, this.linear, space, this.layout, imagePhys as PhysAddr, mem);
     this.swiotlb = swiotlbInit(
       this.memblock,
-      this.params.swiotlb,
-      { addressingLimit: this.addressingLimited(), flags: 0, nPossibleCpus: machine.cpus.length },
+      this.swiotlbParam(),
+      {
+        addressingLimit: this.addressingLimited() || this.bounceUnalignedKmalloc(),
+        flags: 0,
+        nPossibleCpus: machine.cpus.length,
+      },
       { mem, log: this.log, cpu: () => machine.currentCpu, pageSize: profile.pageSize },
     );
     this.pages = new PageAllocator({
@@ -140,6 +144,12 @@ export class Kernel {
       trace: this.dmaTrace.emit,
       dmaAddrBytes: profile.physAddrBits > 32 ? 8 : 4,
       cpu: () => machine.currentCpu,
+      kmallocBounce: this.bounceUnalignedKmalloc()
+        ? {
+            dmaMinAlign: profile.dmaMinAlign,
+            sizeRoundup: (n) => this.kmalloc.kmallocSizeRoundup(n),
+          }
+        : null,
     });
     this.dma = new DmaApi({
       direct,
@@ -204,6 +214,32 @@ export class Kernel {
     const limit = this.machine.profile.zoneDma32Limit ?? this.machine.profile.zoneDmaLimit;
     if (limit === null || this.machine.profile.physAddrBits <= 32) return false;
     return this.ramEnd() > limit;
+  }
+
+  /**
+   * CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC (arm64): kmalloc aligns below ARCH_DMA_MINALIGN, so small
+   * buffers of non-coherent devices are bounced (dma_kmalloc_needs_bounce).
+   */
+  private bounceUnalignedKmalloc(): boolean {
+    return this.machine.profile.name === 'arm64';
+  }
+
+  /**
+   * swiotlb= as given; on arm64 without one and without addressing limits, the small pool
+   * mem_init sets up for kmalloc bouncing: 1 KiB per MiB of RAM, at most the default 64 MiB
+   * (arch/arm64/mm/init.c, swiotlb_adjust_size).
+   */
+  private swiotlbParam(): SwiotlbParam | null {
+    const p = this.params.swiotlb;
+    if (
+      (p !== null && p.nslabs !== null) ||
+      !this.bounceUnalignedKmalloc() ||
+      this.addressingLimited()
+    )
+      return p;
+    const bytes = Math.min(Math.ceil(this.memblock.memorySize / 1024), IO_TLB_DEFAULT_SIZE);
+    const nslabs = Math.ceil(bytes / IO_TLB_SIZE / IO_TLB_SEGSIZE) * IO_TLB_SEGSIZE;
+    return { nslabs, nareas: p?.nareas ?? null, mode: p?.mode ?? null };
   }
 
   /** PHYS_OFFSET: what PAGE_OFFSET maps. x86 maps physical 0; Arm and PReP the start of RAM. */

@@ -4,8 +4,7 @@
  * every buffer under swiotlb=force, is bounced through SWIOTLB; a non-coherent device gets the
  * arch cache maintenance. The coherent allocator of dma-direct is a later step.
  *
- * MODEL: the arm64 rule that bounces small unaligned kmalloc buffers for non-coherent devices
- * (dma_kmalloc_needs_bounce) is not applied yet, and neither is P2PDMA.
+ * MODEL: P2PDMA is not modelled.
  */
 import type { DmaAddr, PhysAddr } from '../../lib/addr.js';
 import type { ArchDmaSync } from '../arch/dma-sync.js';
@@ -14,7 +13,7 @@ import { DMA_MAPPING_ERROR, dmaToPhys, physToDma } from '../device/dma-range.js'
 import type { KernelLog } from '../printk.js';
 import { DevWarnOnce } from './warn.js';
 import { DMA_ATTR_SKIP_CPU_SYNC } from './attrs.js';
-import type { DmaDataDirection } from './direction.js';
+import { DmaDataDirection } from './direction.js';
 import type { DmaTraceSink } from './hooks.js';
 import {
   SWIOTLB_MAP_ERROR,
@@ -39,6 +38,11 @@ export interface DmaDirectDeps {
   readonly dmaAddrBytes: number;
   /** smp_processor_id(), for WARNING lines. */
   readonly cpu: () => number;
+  /** CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC: ARCH_DMA_MINALIGN and kmalloc_size_roundup; null when off. */
+  readonly kmallocBounce: {
+    readonly dmaMinAlign: number;
+    readonly sizeRoundup: (size: number) => number;
+  } | null;
 }
 
 export class DmaDirect {
@@ -74,7 +78,7 @@ export class DmaDirect {
   ): DmaAddr {
     if (isSwiotlbForceBounce(this.d.swiotlb)) return this.swiotlbMap(dev, phys, size, dir, attrs);
     const dmaAddr = physToDma(dev, phys);
-    if (!this.dmaCapable(dev, dmaAddr, size)) {
+    if (!this.dmaCapable(dev, dmaAddr, size) || this.kmallocNeedsBounce(dev, size, dir)) {
       if (isSwiotlbActive(this.d.swiotlb)) return this.swiotlbMap(dev, phys, size, dir, attrs);
       this.warned.warn(
         dev,
@@ -86,6 +90,20 @@ export class DmaDirect {
     if (!dev.dmaCoherent && (attrs & DMA_ATTR_SKIP_CPU_SYNC) === 0)
       this.d.arch.syncForDevice(phys, size, dir);
     return dmaAddr;
+  }
+
+  /**
+   * dma_kmalloc_needs_bounce: with kmalloc aligned below ARCH_DMA_MINALIGN (arm64 6.5+,
+   * CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC), a small buffer that a non-coherent device writes may
+   * share a cache line with other data, so it is bounced. Decided from size and direction alone:
+   * the kernel cannot tell where the buffer came from.
+   * @linux include/linux/dma-map-ops.h dma_kmalloc_needs_bounce
+   */
+  private kmallocNeedsBounce(dev: Device, size: number, dir: DmaDataDirection): boolean {
+    const k = this.d.kmallocBounce;
+    if (k === null || dev.dmaCoherent || dir === DmaDataDirection.TO_DEVICE) return false;
+    if (size >= 2 * k.dmaMinAlign) return false;
+    return k.sizeRoundup(size) % k.dmaMinAlign !== 0;
   }
 
   /**

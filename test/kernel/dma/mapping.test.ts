@@ -4,6 +4,7 @@ import { MIB } from '../../../src/lib/units.js';
 import { DMA_MAPPING_ERROR } from '../../../src/kernel/device/dma-range.js';
 import { DmaDataDirection } from '../../../src/kernel/dma/direction.js';
 import { KernelBug } from '../../../src/kernel/dma/mapping.js';
+import { isSwiotlbBuffer } from '../../../src/kernel/dma/swiotlb.js';
 import { traceEventFields } from '../../../src/kernel/dma/trace.js';
 import type { DmaTraceEvent } from '../../../src/kernel/dma/trace.js';
 import type { Kernel } from '../../../src/kernel/kernel.js';
@@ -123,5 +124,24 @@ describe('bad use', () => {
       'WARNING: CPU: 0 PID: 0 at include/linux/dma-mapping.h dma_map_single_attrs',
     ]);
     expect(() => k.dma.dmaMapSingle(dev, buf, 64, DmaDataDirection.NONE)).toThrow(KernelBug);
+  });
+});
+
+describe('small kmalloc buffers on arm64 (CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC)', () => {
+  it('are bounced for a non-coherent device writing them, so a neighbour in the line cannot clobber the data', () => {
+    const { k, dev, port } = pciRig({ arch: 'arm64', ramSize: 512 * MIB }, '', false);
+    expect(k.swiotlb!.nslabs).toBe(256); // 512 KiB: 1 KiB per MiB of RAM
+    const a = k.kmalloc.kmalloc(8, GFP_KERNEL)!;
+    const b = k.kmalloc.kmalloc(8, GFP_KERNEL)!;
+    expect(Math.floor(k.vm.virtToPhys(a) / 64)).toBe(Math.floor(k.vm.virtToPhys(b) / 64)); // one line
+    const addr = k.dma.dmaMapSingle(dev, a, 8, FROM_DEVICE);
+    expect(addr).toBeGreaterThanOrEqual(k.swiotlb!.defpool.start); // bounced
+    port.write(addr, Uint8Array.of(0xaa), 0, 1);
+    k.vm.writeU8(b, 0x55); // the CPU dirties the neighbour meanwhile
+    k.dma.dmaMapSingle(dev, b, 8, TO_DEVICE); // TO_DEVICE: never bounced, cleans the shared line
+    k.dma.dmaUnmapSingle(dev, addr, 8, FROM_DEVICE);
+    expect(k.vm.readU8(a)).toBe(0xaa);
+    const big = k.dma.dmaMapSingle(dev, k.kmalloc.kmalloc(256, GFP_KERNEL)!, 256, FROM_DEVICE);
+    expect(isSwiotlbBuffer(k.swiotlb, big)).toBe(false); // 256 >= 2 * ARCH_DMA_MINALIGN: direct
   });
 });
