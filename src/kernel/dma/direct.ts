@@ -80,15 +80,9 @@ export class DmaDirect {
     const dmaAddr = physToDma(dev, phys);
     if (!this.dmaCapable(dev, dmaAddr, size) || this.kmallocNeedsBounce(dev, size, dir)) {
       if (isSwiotlbActive(this.d.swiotlb)) return this.swiotlbMap(dev, phys, size, dir, attrs);
-      this.warned.warn(
-        dev,
-        `DMA addr ${this.pad(dmaAddr)}+${size} overflow (mask ${dev.dmaMask.toString(16)}, bus limit ${dev.busDmaLimit.toString(16)}).`,
-        'kernel/dma/direct.h dma_direct_map_page',
-      );
-      return DMA_MAPPING_ERROR;
+      return this.overflow(dev, 'DMA', dmaAddr, size, 'kernel/dma/direct.h dma_direct_map_page');
     }
-    if (!dev.dmaCoherent && (attrs & DMA_ATTR_SKIP_CPU_SYNC) === 0)
-      this.d.arch.syncForDevice(phys, size, dir);
+    this.syncForDeviceUnlessSkipped(dev, phys, size, dir, attrs);
     return dmaAddr;
   }
 
@@ -172,16 +166,34 @@ export class DmaDirect {
     const dmaAddr = physToDma(dev, tlb);
     if (!this.dmaCapable(dev, dmaAddr, size)) {
       swiotlbTblUnmapSingle(this.d.swiotlb, dev, tlb, size, dir, attrs | DMA_ATTR_SKIP_CPU_SYNC);
-      this.warned.warn(
-        dev,
-        `swiotlb addr ${this.pad(dmaAddr)}+${size} overflow (mask ${dev.dmaMask.toString(16)}, bus limit ${dev.busDmaLimit.toString(16)}).`,
-        'kernel/dma/swiotlb.c swiotlb_map',
-      );
-      return DMA_MAPPING_ERROR;
+      return this.overflow(dev, 'swiotlb', dmaAddr, size, 'kernel/dma/swiotlb.c swiotlb_map');
     }
-    if (!dev.dmaCoherent && (attrs & DMA_ATTR_SKIP_CPU_SYNC) === 0)
-      this.d.arch.syncForDevice(tlb, size, dir);
+    this.syncForDeviceUnlessSkipped(dev, tlb, size, dir, attrs);
     return dmaAddr;
+  }
+
+  /** The non-coherent device's cache maintenance before it owns the buffer, unless SKIP_CPU_SYNC. */
+  private syncForDeviceUnlessSkipped(
+    dev: Device,
+    phys: number,
+    size: number,
+    dir: DmaDataDirection,
+    attrs: number,
+  ): void {
+    if (!dev.dmaCoherent && (attrs & DMA_ATTR_SKIP_CPU_SYNC) === 0)
+      this.d.arch.syncForDevice(phys, size, dir);
+  }
+
+  /** The "%s addr %pad+%zu overflow" dev_WARN_ONCE of an unreachable address; the map fails. */
+  private overflow(dev: Device, what: string, addr: number, size: number, where: string): DmaAddr {
+    const mask = dev.dmaMask.toString(16);
+    const limit = dev.busDmaLimit.toString(16);
+    this.warned.warn(
+      dev,
+      `${what} addr ${this.pad(addr)}+${size} overflow (mask ${mask}, bus limit ${limit}).`,
+      where,
+    );
+    return DMA_MAPPING_ERROR;
   }
 
   /** %pad: 0x and the address padded to the width of dma_addr_t. */
