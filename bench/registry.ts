@@ -7,6 +7,7 @@ import { benchIovaScale } from './dma/iova-scale.js';
 import { benchKmalloc } from './kernel/kmalloc.js';
 import { benchPageAlloc } from './kernel/page-alloc.js';
 import { benchDmaPool, benchDmaPoolVsBitmap } from './dma/pool.js';
+import { benchMapDirect, benchMapSwiotlb } from './dma/map.js';
 import type { Benchmark } from './types.js';
 
 export const BENCHMARKS: readonly Benchmark[] = [
@@ -20,4 +21,6 @@ export const BENCHMARKS: readonly Benchmark[] = [
   { name: 'dma/iova-scale', run: benchIovaScale },
   { name: 'dma/pool', run: benchDmaPool },
   { name: 'dma/pool-vs-bitmap', run: benchDmaPoolVsBitmap },
+  { name: 'dma/map-direct', run: benchMapDirect },
+  { name: 'dma/map-swiotlb', run: benchMapSwiotlb },
 ];

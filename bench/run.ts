@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BENCHMARKS } from './registry.js';
-import type { BenchResult } from './types.js';
+import type { BenchResult, KernelFigure } from './types.js';
 
 const ONE = fileURLToPath(new URL('./one.js', import.meta.url));
 
@@ -29,13 +29,30 @@ function fmt(n: number | undefined): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(2);
 }
 
+function figureKey(f: KernelFigure): string {
+  return `${f.source}|${f.setup}|${f.mapUs}|${f.unmapUs}`;
+}
+
+/** Footnote number of each distinct kernel figure, in order of first appearance. */
+function figureIds(results: readonly BenchResult[]): Map<string, { id: number; f: KernelFigure }> {
+  const ids = new Map<string, { id: number; f: KernelFigure }>();
+  for (const f of results.flatMap((r) => r.kernelFigures ?? [])) {
+    const key = figureKey(f);
+    if (!ids.has(key)) ids.set(key, { id: ids.size + 1, f });
+  }
+  return ids;
+}
+
 function table(results: readonly BenchResult[]): string {
+  const figs = figureIds(results);
+  const withFigs = figs.size > 0;
   const head = ['benchmark', 'value', 'unit', 'baseline', 'ratio', 'target', 'ok'];
+  if (withFigs) head.push('real kernel pairs/s/thread');
   const rows = results.map((r) => {
     const ok = meets(r);
     const target =
       r.target === undefined ? '' : `${r.better === 'lower' ? '<=' : '>='} ${fmt(r.target)}`;
-    return [
+    const row = [
       r.name,
       fmt(r.value),
       r.unit,
@@ -44,6 +61,17 @@ function table(results: readonly BenchResult[]): string {
       target,
       ok === undefined ? '' : ok ? 'yes' : 'NO',
     ];
+    if (withFigs) {
+      row.push(
+        (r.kernelFigures ?? [])
+          .map(
+            (f) =>
+              `${(f.pairsPerSecPerThread / 1e6).toFixed(2)}M [${figs.get(figureKey(f))?.id ?? '?'}]`,
+          )
+          .join(', '),
+      );
+    }
+    return row;
   });
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string =>
@@ -51,7 +79,18 @@ function table(results: readonly BenchResult[]): string {
       .map((c, i) => c.padEnd(widths[i] ?? 0))
       .join('  ')
       .trimEnd();
-  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+  const out = [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+  if (withFigs) {
+    out.push('', 'Real kernel: published figures, pairs/s/thread = 1/(map+unmap) (see the notes):');
+    for (const { id, f } of figs.values()) {
+      out.push(`[${id}] map ${f.mapUs} µs + unmap ${f.unmapUs} µs; ${f.source}; ${f.setup}`);
+    }
+  }
+  const notes = new Map<string, string[]>();
+  for (const r of results)
+    if (r.note !== undefined) notes.set(r.note, [...(notes.get(r.note) ?? []), r.name]);
+  for (const [note, names] of notes) out.push('', `${names.join(', ')}: ${note}`);
+  return out.join('\n');
 }
 
 function main(args: string[]): number {

@@ -11,6 +11,24 @@ export interface BenchResult {
   readonly ratio?: number;
   /** Which way is better; default higher. */
   readonly better?: 'higher' | 'lower';
+  /** Published figures of the real kernel, printed beside the value for comparison only. */
+  readonly kernelFigures?: readonly KernelFigure[];
+  /** What the figure and its comparison mean (printed under the table). */
+  readonly note?: string;
+}
+
+/** One published measurement of the real kernel (e.g. dma_map_benchmark, facts §9.3). */
+export interface KernelFigure {
+  /** Who published it, where. */
+  readonly source: string;
+  /** Machine, options and what is not stated. */
+  readonly setup: string;
+  /** Average dma_map latency, µs. */
+  readonly mapUs: number;
+  /** Average dma_unmap latency, µs. */
+  readonly unmapUs: number;
+  /** 1e6 / (mapUs + unmapUs): map+unmap pairs per second of one thread. */
+  readonly pairsPerSecPerThread: number;
 }
 
 export interface Benchmark {

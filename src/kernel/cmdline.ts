@@ -2,7 +2,8 @@
  * The kernel command line: splitting into parameters (lib/cmdline.c next_arg, kernel/params.c
  * parse_args: quotes, `--`, dashes equal to underscores in names) and the boot parameters the DMA
  * path depends on, with the kernel's value syntax: mem= (memparse), swiotlb=, iommu.strict=,
- * iommu.passthrough=, iommu.forcedac= (kstrtobool), iommu= (x86), intel_iommu=, cma=, memmap=.
+ * iommu.passthrough=, iommu.forcedac= (kstrtobool), iommu= (x86), intel_iommu=, cma=, memmap=,
+ * coherent_pool=.
  * Linux 6.12. Parameters the model does not know are kept, not rejected (the kernel hands them to
  * init). MODEL: a malformed value of a known parameter is a ConfigError; the kernel would mostly
  * ignore it or the rest of the value after the part it understood.
@@ -79,6 +80,11 @@ export interface BootParams {
   readonly iommu: IommuParams;
   readonly cma: CmaParam | null;
   readonly memmap: readonly MemmapParam[];
+  /**
+   * coherent_pool= in bytes (kernel/dma/pool.c early_coherent_pool), or null: the size each
+   * atomic pool starts with; 0 means the default, as in the kernel.
+   */
+  readonly coherentPool: number | null;
   /**
    * Parameters the model does not interpret, in order (console=, loglevel=, module parameters
    * such as oracle.scenario= ...). The kernel passes `name=value` ones to init's environment
@@ -179,6 +185,7 @@ export function parseCmdline(cmdline: string): BootParams {
     iommu: st.iommu,
     cma: st.cma,
     memmap: st.memmap,
+    coherentPool: st.coherentPool,
     unknown: st.unknown,
     initArgs: after ?? [],
   };
@@ -189,6 +196,7 @@ interface State {
   swiotlb: SwiotlbParam | null;
   cma: CmaParam | null;
   memmap: MemmapParam[];
+  coherentPool: number | null;
   unknown: KernelParam[];
   iommu: { -readonly [K in keyof IommuParams]: IommuParams[K] } & {
     x86Options: string[];
@@ -202,6 +210,7 @@ function newState(): State {
     swiotlb: null,
     cma: null,
     memmap: [],
+    coherentPool: null,
     unknown: [],
     iommu: {
       strict: null,
@@ -227,6 +236,7 @@ const EARLY: ReadonlyMap<string, (st: State, p: KernelParam) => void> = new Map(
     iommu: parseX86Iommu,
     cma: (st, p) => (st.cma = parseCma(p)),
     memmap: (st, p) => st.memmap.push(...parseMemmap(p)),
+    coherent_pool: (st, p) => (st.coherentPool = parseSize(p, SIZE_FORMS, true)),
   } satisfies Record<string, (st: State, p: KernelParam) => void>),
 );
 

@@ -6,22 +6,32 @@
  * core. Everything hangs off this object: two kernels (two machines) can live in one page.
  */
 import type { PhysAddr, VirtAddr } from '../lib/addr.js';
+import { ConfigError } from '../lib/errors.js';
 import type { Machine } from '../machine/machine.js';
 import { CpuMemOps } from './arch/mem.js';
 import { vaLayout } from './arch/layout.js';
 import type { VaLayout } from './arch/layout.js';
 import { parseCmdline } from './cmdline.js';
 import type { BootParams, SwiotlbParam } from './cmdline.js';
+import type { Device } from './device/device.js';
 import { DeviceRegistry } from './device/registry.js';
 import { archDmaSync } from './arch/dma-sync.js';
 import { DmaDirect } from './dma/direct.js';
 import { DmaDirectAlloc } from './dma/direct-alloc.js';
+import { DmaContiguous } from './dma/contiguous.js';
+import { DevCoherent } from './dma/coherent.js';
+import { AtomicPools, dmaCoherentPool } from './dma/pool.js';
 import { DmaTraceBus, NO_DMA_DEBUG } from './dma/hooks.js';
 import type { DmaDebugHooks } from './dma/hooks.js';
 import { DmaApi } from './dma/mapping.js';
+import { IommuDma } from './dma/iommu.js';
+import type { MaskEnv } from './dma/masks.js';
+import { IommuCore } from './iommu/iommu.js';
+import { MemAttr } from '../machine/memory/attr.js';
 import { IO_TLB_DEFAULT_SIZE, IO_TLB_SEGSIZE, IO_TLB_SIZE, swiotlbInit } from './dma/swiotlb.js';
 import type { IoTlbMem } from './dma/swiotlb.js';
-import { GFP_KERNEL, __GFP_HIGHMEM, __GFP_ZERO } from './mm/gfp.js';
+import { GFP_ATOMIC, GFP_KERNEL, __GFP_HIGHMEM, __GFP_ZERO } from './mm/gfp.js';
+import type { Gfp } from './mm/gfp.js';
 import { procIomem } from './mm/iomem.js';
 import { Kmalloc } from './mm/kmalloc.js';
 import { KernelVm } from './mm/kmem.js';
@@ -60,10 +70,20 @@ export class Kernel {
   readonly kmalloc: Kmalloc;
   readonly stacks: KernelStacks;
   readonly devices: DeviceRegistry;
+  /** The CMA areas and the default one (kernel/dma/contiguous.c). */
+  readonly cma: DmaContiguous;
+  /** The atomic DMA pools (kernel/dma/pool.c), or null where CONFIG_DMA_COHERENT_POOL is off. */
+  readonly atomicPools: AtomicPools | null;
+  /** Per-device coherent pools (kernel/dma/coherent.c). */
+  readonly devCoherent: DevCoherent;
   /** The DMA API (kernel/dma/mapping.c): what drivers call. */
   readonly dma: DmaApi;
-  /** The dma:* and swiotlb:* tracepoints; subscribe to record them. */
+  /** The dma:*, iommu:* and swiotlb:* tracepoints, in the order they fire; subscribe to record. */
   readonly dmaTrace = new DmaTraceBus();
+  /** The IOMMU core: groups and default domains of devices behind the machine's IOMMU. */
+  readonly iommu: IommuCore;
+  /** IOMMU DMA, when an IOMMU driver runs; null otherwise. */
+  readonly iommuDma: IommuDma | null;
 
   constructor(
     readonly machine: Machine,
@@ -137,32 +157,119 @@ export class Kernel {
       allocContiguous: (bytes) => this.allocContiguous(bytes),
     });
     this.devices = new DeviceRegistry({ machine, log: this.log });
+    this.cma = new DmaContiguous(this.memblock.reservedMem, {
+      pages: this.pages,
+      log: this.log,
+      pageSize: profile.pageSize,
+    });
+    this.atomicPools = dmaCoherentPool(profile)
+      ? AtomicPools.init(
+          {
+            profile,
+            pages: this.pages,
+            vm: this.vm,
+            vmap: this.vmap,
+            arch: archDmaSync(profile.name, machine),
+            cma: this.cma,
+            log: this.log,
+            clock: machine.clock,
+            cpu: () => machine.currentCpu,
+          },
+          this.params.coherentPool,
+        )
+      : null;
+    this.devCoherent = new DevCoherent({
+      profile,
+      vm: this.vm,
+      vmap: this.vmap,
+      log: this.log,
+      isSystemRam: (p, s) =>
+        this.memblock.memory.some((r) => r.flags === 0 && p < r.base + r.size && r.base < p + s),
+      isMachineRam: (p, s) => machine.physmap.ramExtent(p) >= s,
+      reservedMem: this.memblock.reservedMem,
+      cpu: () => machine.currentCpu,
+    });
+    const masks: MaskEnv = { profile, ramEnd: this.ramEnd(), swiotlb: this.swiotlb };
+    const arch = archDmaSync(profile.name, machine);
+    const kmallocBounce = this.bounceUnalignedKmalloc()
+      ? {
+          dmaMinAlign: profile.dmaMinAlign,
+          sizeRoundup: (n: number) => this.kmalloc.kmallocSizeRoundup(n),
+        }
+      : null;
+    const pageToPhys = (pfn: Pfn): PhysAddr => this.pages.pageToPhys(pfn);
     const direct = new DmaDirect({
-      arch: archDmaSync(profile.name, machine),
+      arch,
       swiotlb: this.swiotlb,
       log: this.log,
       trace: this.dmaTrace.emit,
       dmaAddrBytes: profile.physAddrBits > 32 ? 8 : 4,
       cpu: () => machine.currentCpu,
-      kmallocBounce: this.bounceUnalignedKmalloc()
-        ? {
-            dmaMinAlign: profile.dmaMinAlign,
-            sizeRoundup: (n) => this.kmalloc.kmallocSizeRoundup(n),
-          }
-        : null,
-    });
-    this.dma = new DmaApi({
-      direct,
+      kmallocBounce,
+      masks,
+      pageToPhys,
       alloc: new DmaDirectAlloc({
         profile,
         pages: this.pages,
         vm: this.vm,
         vmap: this.vmap,
         arch: archDmaSync(profile.name, machine),
+        cma: this.cma,
+        pools: this.atomicPools,
       }),
-      masks: { profile, ramEnd: this.ramEnd(), swiotlb: this.swiotlb },
+    });
+    this.iommu = new IommuCore({
+      hw: machine.iommu,
+      params: this.params.iommu,
+      tableMem: {
+        read(p, dst, off, len) {
+          mem.read(p, dst, off, len, MemAttr.CACHEABLE);
+        },
+        write(p, src, off, len) {
+          mem.write(p, src, off, len, MemAttr.CACHEABLE);
+        },
+      },
+      allocTable: () => {
+        const table = this.allocContiguous(profile.pageSize, GFP_ATOMIC | __GFP_ZERO);
+        // MODEL: the kernel fails the iommu_map with -ENOMEM; tables are tiny next to RAM.
+        if (table === null)
+          throw new ConfigError('out of memory for IOMMU page tables; give the machine more RAM');
+        return table;
+      },
+      trace: this.dmaTrace.emit,
+      wmb: () => {
+        machine.cpu.wmb();
+      },
+    });
+    this.iommuDma = this.iommu.enabled
+      ? new IommuDma({
+          core: this.iommu,
+          profile,
+          arch,
+          swiotlb: this.swiotlb,
+          kmallocBounce,
+          pages: this.pages,
+          vm: this.vm,
+          vmap: this.vmap,
+          log: this.log,
+          trace: this.dmaTrace.emit,
+          clock: machine.clock,
+          nCpus: machine.cpus.length,
+          cpu: () => machine.currentCpu,
+          forcedac: this.params.iommu.forcedac === true,
+        })
+      : null;
+    this.devices.busRegisterNotifier((event, dev) => {
+      if (event !== 'add-device') return;
+      this.iommu.probeDevice(dev);
+      this.iommuDma?.iommuSetupDmaOps(dev);
+    });
+    this.dma = new DmaApi({
+      direct,
+      iommu: this.iommuDma,
+      masks,
       vm: this.vm,
-      pageToPhys: (pfn) => this.pages.pageToPhys(pfn),
+      pageToPhys,
       debug: cfg.dmaDebug ?? NO_DMA_DEBUG,
       trace: this.dmaTrace,
       log: this.log,
@@ -198,6 +305,14 @@ export class Kernel {
   /** is_vmalloc_addr. */
   isVmallocAddr(va: VirtAddr): boolean {
     return this.vm.isVmallocAddr(va);
+  }
+
+  /**
+   * dma_declare_coherent_memory: gives `dev` its own coherent pool (see DevCoherent).
+   * @returns 0, -EINVAL or -EBUSY
+   */
+  dmaDeclareCoherentMemory(dev: Device, phys: number, devAddr: number, size: number): number {
+    return this.devCoherent.dmaDeclareCoherentMemory(dev, phys, devAddr, size);
   }
 
   /** /proc/iomem. */
@@ -264,9 +379,9 @@ export class Kernel {
     };
   }
 
-  private allocContiguous(bytes: number): PhysAddr | null {
+  private allocContiguous(bytes: number, gfp: Gfp = GFP_KERNEL | __GFP_ZERO): PhysAddr | null {
     const order = this.pages.getOrder(bytes);
-    const pfn = this.pages.allocPages(GFP_KERNEL | __GFP_ZERO, order);
+    const pfn = this.pages.allocPages(gfp, order);
     return pfn === null ? null : this.pages.pageToPhys(pfn);
   }
 }

@@ -59,6 +59,13 @@ export class Device {
    * layer adds the device. Opaque here: that layer defines the type.
    */
   iommuGroup: unknown = null;
+  /**
+   * dev->dma_mem: the per-device coherent pool (dma_declare_coherent_memory, or a device-tree
+   * shared-dma-pool); null for none. Opaque here: kernel/dma/coherent.ts defines and writes it.
+   */
+  dmaMem: unknown = null;
+  /** dev->dma_iommu: the default domain is a DMA domain, so IOMMU DMA serves the DMA API. */
+  dmaIommu = false;
   /** The machine port the device's hardware masters the bus through; null for a non-master. */
   readonly dmaPort: DmaPort | null;
   /** Managed resources of the bound driver (devres). */

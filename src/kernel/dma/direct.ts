@@ -2,11 +2,12 @@
  * dma-direct streaming mappings (kernel/dma/direct.h, Linux 6.12; facts §3.5): the bus address is
  * the physical address through the device's dma_range_map; a buffer the device cannot reach, or
  * every buffer under swiotlb=force, is bounced through SWIOTLB; a non-coherent device gets the
- * arch cache maintenance. The coherent allocator of dma-direct is a later step.
+ * arch cache maintenance. Coherent allocations are in direct-alloc.ts; this class is the path's
+ * face to the dispatcher (DmaMapOps).
  *
  * MODEL: P2PDMA is not modelled.
  */
-import type { DmaAddr, PhysAddr } from '../../lib/addr.js';
+import type { DmaAddr, PhysAddr, VirtAddr } from '../../lib/addr.js';
 import type { ArchDmaSync } from '../arch/dma-sync.js';
 import type { Device } from '../device/device.js';
 import { DMA_MAPPING_ERROR, dmaToPhys, physToDma } from '../device/dma-range.js';
@@ -27,6 +28,39 @@ import {
   traceSwiotlbBounced,
 } from './swiotlb.js';
 import type { IoTlbMem } from './swiotlb.js';
+import type { CoherentBuffer, DmaMapOps } from './map-ops.js';
+import type { DmaDirectAlloc } from './direct-alloc.js';
+import type { Scatterlist } from '../lib/scatterlist.js';
+import { forEachSg } from '../lib/scatterlist.js';
+import type { Gfp } from '../mm/gfp.js';
+import type { Pfn } from '../mm/page.js';
+import { EIO } from '../errno.js';
+import { dmaMaxMappingSize, SIZE_MAX } from './masks.js';
+import type { MaskEnv } from './masks.js';
+
+/** CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC: ARCH_DMA_MINALIGN and kmalloc_size_roundup. */
+export interface KmallocBounce {
+  readonly dmaMinAlign: number;
+  readonly sizeRoundup: (size: number) => number;
+}
+
+/**
+ * dma_kmalloc_needs_bounce: with kmalloc aligned below ARCH_DMA_MINALIGN (arm64 6.5+,
+ * CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC), a small buffer that a non-coherent device writes may
+ * share a cache line with other data, so it is bounced. Decided from size and direction alone:
+ * the kernel cannot tell where the buffer came from.
+ * @linux include/linux/dma-map-ops.h dma_kmalloc_needs_bounce
+ */
+export function dmaKmallocNeedsBounce(
+  k: KmallocBounce | null,
+  dev: Device,
+  size: number,
+  dir: DmaDataDirection,
+): boolean {
+  if (k === null || dev.dmaCoherent || dir === DmaDataDirection.TO_DEVICE) return false;
+  if (size >= 2 * k.dmaMinAlign) return false;
+  return k.sizeRoundup(size) % k.dmaMinAlign !== 0;
+}
 
 export interface DmaDirectDeps {
   readonly arch: ArchDmaSync;
@@ -38,14 +72,17 @@ export interface DmaDirectDeps {
   readonly dmaAddrBytes: number;
   /** smp_processor_id(), for WARNING lines. */
   readonly cpu: () => number;
-  /** CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC: ARCH_DMA_MINALIGN and kmalloc_size_roundup; null when off. */
-  readonly kmallocBounce: {
-    readonly dmaMinAlign: number;
-    readonly sizeRoundup: (size: number) => number;
-  } | null;
+  /** CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC; null when off. */
+  readonly kmallocBounce: KmallocBounce | null;
+  /** The coherent allocator (dma_direct_alloc / dma_direct_free). */
+  readonly alloc: DmaDirectAlloc;
+  readonly masks: MaskEnv;
+  /** page_to_phys, for scatterlist entries. */
+  readonly pageToPhys: (page: Pfn) => PhysAddr;
 }
 
-export class DmaDirect {
+export class DmaDirect implements DmaMapOps {
+  readonly name = 'direct';
   private readonly warned: DevWarnOnce;
 
   constructor(private readonly d: DmaDirectDeps) {
@@ -78,26 +115,15 @@ export class DmaDirect {
   ): DmaAddr {
     if (isSwiotlbForceBounce(this.d.swiotlb)) return this.swiotlbMap(dev, phys, size, dir, attrs);
     const dmaAddr = physToDma(dev, phys);
-    if (!this.dmaCapable(dev, dmaAddr, size) || this.kmallocNeedsBounce(dev, size, dir)) {
+    if (
+      !this.dmaCapable(dev, dmaAddr, size) ||
+      dmaKmallocNeedsBounce(this.d.kmallocBounce, dev, size, dir)
+    ) {
       if (isSwiotlbActive(this.d.swiotlb)) return this.swiotlbMap(dev, phys, size, dir, attrs);
       return this.overflow(dev, 'DMA', dmaAddr, size, 'kernel/dma/direct.h dma_direct_map_page');
     }
     this.syncForDeviceUnlessSkipped(dev, phys, size, dir, attrs);
     return dmaAddr;
-  }
-
-  /**
-   * dma_kmalloc_needs_bounce: with kmalloc aligned below ARCH_DMA_MINALIGN (arm64 6.5+,
-   * CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC), a small buffer that a non-coherent device writes may
-   * share a cache line with other data, so it is bounced. Decided from size and direction alone:
-   * the kernel cannot tell where the buffer came from.
-   * @linux include/linux/dma-map-ops.h dma_kmalloc_needs_bounce
-   */
-  private kmallocNeedsBounce(dev: Device, size: number, dir: DmaDataDirection): boolean {
-    const k = this.d.kmallocBounce;
-    if (k === null || dev.dmaCoherent || dir === DmaDataDirection.TO_DEVICE) return false;
-    if (size >= 2 * k.dmaMinAlign) return false;
-    return k.sizeRoundup(size) % k.dmaMinAlign !== 0;
   }
 
   /**
@@ -139,6 +165,108 @@ export class DmaDirect {
   /** dma_direct_need_sync: syncs matter for a non-coherent device or a bounced address. */
   needSync(dev: Device, addr: DmaAddr): boolean {
     return !dev.dmaCoherent || isSwiotlbBuffer(this.d.swiotlb, dmaToPhys(dev, addr));
+  }
+
+  /** dma_direct_alloc (direct-alloc.ts). */
+  alloc(dev: Device, size: number, gfp: Gfp, attrs: number): CoherentBuffer | null {
+    return this.d.alloc.alloc(dev, size, gfp, attrs);
+  }
+
+  /** dma_direct_free. */
+  free(dev: Device, size: number, vaddr: VirtAddr, dma: DmaAddr, _attrs: number): void {
+    this.d.alloc.free(dev, size, vaddr, dma);
+  }
+
+  /**
+   * dma_direct_map_resource: MMIO is never bounced or cache-maintained, and its bus address is
+   * the physical one (no dma_range_map translation in 6.12).
+   * @linux kernel/dma/direct.c dma_direct_map_resource
+   */
+  mapResource(
+    dev: Device,
+    phys: PhysAddr,
+    size: number,
+    _dir: DmaDataDirection,
+    _attrs: number,
+  ): DmaAddr {
+    if (this.dmaCapable(dev, phys, size)) return phys as number as DmaAddr;
+    return this.overflow(dev, 'DMA', phys, size, 'kernel/dma/direct.c dma_direct_map_resource');
+  }
+
+  /** dma-direct has no unmap_resource: nothing was set up. */
+  unmapResource(): void {
+    /* nothing to undo */
+  }
+
+  /**
+   * dma_direct_map_sg: maps each entry on its own (no merging, so the segment count is nents);
+   * on a failure unmaps what was mapped without syncing.
+   * @returns nents, or -EIO
+   * @linux kernel/dma/direct.c dma_direct_map_sg
+   */
+  mapSg(
+    dev: Device,
+    sgl: Scatterlist,
+    nents: number,
+    dir: DmaDataDirection,
+    attrs: number,
+  ): number {
+    const done: Scatterlist[] = [];
+    for (const sg of forEachSg(sgl, nents)) {
+      const addr = this.mapPhys(dev, this.sgPhys(sg), sg.length, dir, attrs);
+      if (addr === DMA_MAPPING_ERROR) {
+        const skip = attrs | DMA_ATTR_SKIP_CPU_SYNC;
+        for (const m of done) this.unmapPhys(dev, m.dmaAddress, m.dmaLength, dir, skip);
+        return -EIO;
+      }
+      sg.dmaAddress = addr;
+      sg.dmaLength = sg.length;
+      done.push(sg);
+    }
+    return nents;
+  }
+
+  /** dma_direct_unmap_sg. */
+  unmapSg(
+    dev: Device,
+    sgl: Scatterlist,
+    nents: number,
+    dir: DmaDataDirection,
+    attrs: number,
+  ): void {
+    for (const sg of forEachSg(sgl, nents))
+      this.unmapPhys(dev, sg.dmaAddress, sg.dmaLength, dir, attrs);
+  }
+
+  /** dma_direct_sync_sg_for_cpu. */
+  syncSgForCpu(dev: Device, sgl: Scatterlist, nents: number, dir: DmaDataDirection): void {
+    for (const sg of forEachSg(sgl, nents))
+      this.syncSingleForCpu(dev, sg.dmaAddress, sg.dmaLength, dir);
+  }
+
+  /** dma_direct_sync_sg_for_device. */
+  syncSgForDevice(dev: Device, sgl: Scatterlist, nents: number, dir: DmaDataDirection): void {
+    for (const sg of forEachSg(sgl, nents))
+      this.syncSingleForDevice(dev, sg.dmaAddress, sg.dmaLength, dir);
+  }
+
+  /** dma_direct_max_mapping_size. */
+  maxMappingSize(dev: Device): number {
+    return dmaMaxMappingSize(this.d.masks, dev);
+  }
+
+  /** dma-direct has no preferred size. */
+  optMappingSize(): number {
+    return SIZE_MAX;
+  }
+
+  /** dma-direct never merges segments. */
+  getMergeBoundary(): number {
+    return 0;
+  }
+
+  private sgPhys(sg: Scatterlist): PhysAddr {
+    return (this.d.pageToPhys(sg.page) + sg.offset) as PhysAddr;
   }
 
   /**

@@ -1,69 +1,63 @@
 /**
  * Scatter-gather entry points of the DMA API (kernel/dma/mapping.c __dma_map_sg_attrs,
- * dma_unmap_sg_attrs, dma_sync_sg_for_*; facts §1.7, §3.5) over dma-direct: every entry is mapped
- * on its own, nothing is merged, so the DMA segment count equals nents. IOMMU-DMA's merging is a
- * later step.
+ * dma_unmap_sg_attrs, dma_sync_sg_for_*; facts §1.7, §2.2): the path's map_sg fills in the DMA
+ * segments (dma-direct one per entry, IOMMU DMA merged), this file adds the tracepoints and the
+ * dma-debug hooks in the kernel's order.
  */
 import type { DmaAddr, PhysAddr } from '../../lib/addr.js';
 import type { Device } from '../device/device.js';
-import { DMA_MAPPING_ERROR } from '../device/dma-range.js';
-import { EIO } from '../errno.js';
+import { EIO, EINVAL, ENOMEM } from '../errno.js';
 import type { SgTable, Scatterlist } from '../lib/scatterlist.js';
 import { forEachSg } from '../lib/scatterlist.js';
 import type { Pfn } from '../mm/page.js';
-import { DMA_ATTR_SKIP_CPU_SYNC } from './attrs.js';
 import type { DmaDataDirection } from './direction.js';
-import type { DmaDirect } from './direct.js';
 import type { DmaDebugHooks, DmaTraceBus } from './hooks.js';
+import type { DmaMapOps } from './map-ops.js';
 
 export interface SgDeps {
-  readonly direct: DmaDirect;
   readonly pageToPhys: (page: Pfn) => PhysAddr;
   readonly debug: DmaDebugHooks;
   readonly trace: DmaTraceBus;
 }
 
+/** -EREMOTEIO: a P2PDMA segment the path cannot map. */
+const EREMOTEIO = 121;
+
 /**
- * __dma_map_sg_attrs over dma-direct (dma_direct_map_sg): maps each entry, setting its DMA address
- * and length; on a failure unmaps what was mapped (without syncing) and fails.
- * @returns the number of DMA segments (= nents), or -EIO
- * @linux kernel/dma/direct.c dma_direct_map_sg
+ * __dma_map_sg_attrs: the path maps, then the tracepoint and dma-debug see the result.
+ * @returns the number of DMA segments, or a negative errno (-EIO for an unexpected one)
+ * @linux kernel/dma/mapping.c __dma_map_sg_attrs
  */
 export function mapSg(
   d: SgDeps,
+  ops: DmaMapOps,
   dev: Device,
   sgl: Scatterlist,
   nents: number,
   dir: DmaDataDirection,
   attrs: number,
 ): number {
-  const done: Scatterlist[] = [];
-  for (const sg of forEachSg(sgl, nents)) {
-    const addr = d.direct.mapPhys(dev, phys(d, sg), sg.length, dir, attrs);
-    if (addr === DMA_MAPPING_ERROR) {
-      for (const m of done)
-        d.direct.unmapPhys(dev, m.dmaAddress, m.dmaLength, dir, attrs | DMA_ATTR_SKIP_CPU_SYNC);
-      return -EIO;
-    }
-    sg.dmaAddress = addr;
-    sg.dmaLength = sg.length;
-    done.push(sg);
+  const ents = ops.mapSg(dev, sgl, nents, dir, attrs);
+  if (ents <= 0) {
+    const known = ents === -EINVAL || ents === -ENOMEM || ents === -EIO || ents === -EREMOTEIO;
+    return known ? ents : -EIO;
   }
   if (d.trace.on) {
+    const segs = [...forEachSg(sgl, ents)];
     d.trace.emit({
       event: 'dma_map_sg',
       device: dev.name,
       dir,
       nents,
-      ents: nents,
-      physAddrs: done.map((sg) => phys(d, sg)),
-      dmaAddrs: done.map((sg) => sg.dmaAddress),
-      sizes: done.map((sg) => sg.dmaLength),
+      ents,
+      physAddrs: [...forEachSg(sgl, nents)].map((sg) => phys(d, sg)),
+      dmaAddrs: segs.map((sg) => sg.dmaAddress),
+      sizes: segs.map((sg) => sg.dmaLength),
       attrs,
     });
   }
-  d.debug.mapSg(dev, sgl, nents, nents, dir, attrs);
-  return nents;
+  d.debug.mapSg(dev, sgl, nents, ents, dir, attrs);
+  return ents;
 }
 
 /**
@@ -72,6 +66,7 @@ export function mapSg(
  */
 export function unmapSg(
   d: SgDeps,
+  ops: DmaMapOps,
   dev: Device,
   sgl: Scatterlist,
   nents: number,
@@ -89,7 +84,7 @@ export function unmapSg(
     });
   }
   d.debug.unmapSg(dev, sgl, nents, dir);
-  for (const sg of list) d.direct.unmapPhys(dev, sg.dmaAddress, sg.dmaLength, dir, attrs);
+  ops.unmapSg(dev, sgl, nents, dir, attrs);
 }
 
 /**
@@ -98,18 +93,17 @@ export function unmapSg(
  */
 export function syncSg(
   d: SgDeps,
+  ops: DmaMapOps,
   dev: Device,
   sgl: Scatterlist,
   nelems: number,
   dir: DmaDataDirection,
   forCpu: boolean,
 ): void {
-  const list = [...forEachSg(sgl, nelems)];
-  for (const sg of list) {
-    if (forCpu) d.direct.syncSingleForCpu(dev, sg.dmaAddress, sg.dmaLength, dir);
-    else d.direct.syncSingleForDevice(dev, sg.dmaAddress, sg.dmaLength, dir);
-  }
+  if (forCpu) ops.syncSgForCpu(dev, sgl, nelems, dir);
+  else ops.syncSgForDevice(dev, sgl, nelems, dir);
   if (d.trace.on) {
+    const list = [...forEachSg(sgl, nelems)];
     d.trace.emit({
       event: forCpu ? 'dma_sync_sg_for_cpu' : 'dma_sync_sg_for_device',
       device: dev.name,
@@ -127,13 +121,14 @@ export function syncSg(
  */
 export function mapSgtable(
   d: SgDeps,
+  ops: DmaMapOps,
   dev: Device,
   sgt: SgTable,
   dir: DmaDataDirection,
   attrs: number,
 ): number {
   if (sgt.sgl === null) return -EIO;
-  const n = mapSg(d, dev, sgt.sgl, sgt.origNents, dir, attrs);
+  const n = mapSg(d, ops, dev, sgt.sgl, sgt.origNents, dir, attrs);
   if (n < 0) return n;
   sgt.nents = n;
   return 0;

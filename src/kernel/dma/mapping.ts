@@ -1,8 +1,8 @@
 /**
  * DOC: the DMA API's front door (kernel/dma/mapping.c, Linux 6.12) for streaming single
  * mappings. Every entry point has the kernel's shape: validate the arguments, dispatch to the
- * device's path (dma-direct here; IOMMU-DMA is a later step), then the tracepoint and the
- * dma-debug hook in the kernel's order. Failures are the kernel's return values, never
+ * device's path (dma-direct, or IOMMU DMA for a device in a DMA domain: dma_go_direct /
+ * use_dma_iommu), then the tracepoint and the dma-debug hook in the kernel's order. Failures are the kernel's return values, never
  * exceptions; only what the kernel BUG()s on throws.
  */
 import type { DmaAddr, PhysAddr, VirtAddr } from '../../lib/addr.js';
@@ -13,8 +13,7 @@ import type { Pfn } from '../mm/page.js';
 import type { KernelLog } from '../printk.js';
 import { DevWarnOnce } from './warn.js';
 import { DmaDataDirection, validDmaDirection } from './direction.js';
-import type { DmaDirect } from './direct.js';
-import type { DmaDirectAlloc } from './direct-alloc.js';
+import type { DmaMapOps } from './map-ops.js';
 import { DMA_ATTR_WRITE_COMBINE } from './attrs.js';
 import { GFP_ATOMIC, __GFP_COMP, __GFP_DMA, __GFP_DMA32, __GFP_HIGHMEM } from '../mm/gfp.js';
 import * as masks from './masks.js';
@@ -35,8 +34,10 @@ export interface DmaHandle {
 }
 
 export interface DmaApiDeps {
-  readonly direct: DmaDirect;
-  readonly alloc: DmaDirectAlloc;
+  /** dma-direct. */
+  readonly direct: DmaMapOps;
+  /** IOMMU DMA, or null when no IOMMU driver runs. */
+  readonly iommu: DmaMapOps | null;
   readonly masks: MaskEnv;
   readonly vm: KernelVm;
   /** page_to_phys for the page-based calls. */
@@ -58,7 +59,16 @@ export class DmaApi {
 
   constructor(private readonly d: DmaApiDeps) {
     this.warned = new DevWarnOnce(d.log, d.cpu);
-    this.sgDeps = { direct: d.direct, pageToPhys: d.pageToPhys, debug: d.debug, trace: d.trace };
+    this.sgDeps = { pageToPhys: d.pageToPhys, debug: d.debug, trace: d.trace };
+  }
+
+  /**
+   * The path that serves `dev`: IOMMU DMA when its default domain is a DMA domain
+   * (use_dma_iommu), else dma-direct (dma_go_direct with no ops).
+   * @linux kernel/dma/mapping.c dma_go_direct
+   */
+  getDmaOps(dev: Device): DmaMapOps {
+    return dev.dmaIommu && this.d.iommu !== null ? this.d.iommu : this.d.direct;
   }
 
   /**
@@ -121,7 +131,7 @@ export class DmaApi {
     attrs = 0,
   ): void {
     checkDirection(dir);
-    this.d.direct.unmapPhys(dev, addr, size, dir, attrs);
+    this.getDmaOps(dev).unmapPhys(dev, addr, size, dir, attrs);
     if (this.d.trace.on)
       this.d.trace.emit({
         event: 'dma_unmap_page',
@@ -170,7 +180,7 @@ export class DmaApi {
   dmaSyncSingleForCpu(dev: Device, addr: DmaAddr, size: number, dir: DmaDataDirection): void {
     checkDirection(dir);
     if (!this.devNeedSync(dev)) return;
-    this.d.direct.syncSingleForCpu(dev, addr, size, dir);
+    this.getDmaOps(dev).syncSingleForCpu(dev, addr, size, dir);
     if (this.d.trace.on)
       this.d.trace.emit({
         event: 'dma_sync_single_for_cpu',
@@ -189,7 +199,7 @@ export class DmaApi {
   dmaSyncSingleForDevice(dev: Device, addr: DmaAddr, size: number, dir: DmaDataDirection): void {
     checkDirection(dir);
     if (!this.devNeedSync(dev)) return;
-    this.d.direct.syncSingleForDevice(dev, addr, size, dir);
+    this.getDmaOps(dev).syncSingleForDevice(dev, addr, size, dir);
     if (this.d.trace.on)
       this.d.trace.emit({
         event: 'dma_sync_single_for_device',
@@ -224,7 +234,7 @@ export class DmaApi {
       return null;
     }
     const flags = gfp & ~(__GFP_DMA | __GFP_DMA32 | __GFP_HIGHMEM);
-    const buf = this.d.alloc.alloc(dev, size, flags, attrs);
+    const buf = this.getDmaOps(dev).alloc(dev, size, flags, attrs);
     handle.dma = buf?.dma ?? (0 as DmaAddr);
     if (this.d.trace.on) {
       const virtAddr = buf === null ? 0 : this.d.vm.format(buf.vaddr);
@@ -263,7 +273,7 @@ export class DmaApi {
     }
     this.d.debug.freeCoherent(dev, size, vaddr, dma);
     if (vaddr === null) return;
-    this.d.alloc.free(dev, size, vaddr, dma);
+    this.getDmaOps(dev).free(dev, size, vaddr, dma, attrs);
   }
 
   /** dma_alloc_coherent. */
@@ -299,7 +309,7 @@ export class DmaApi {
     attrs = 0,
   ): number {
     checkDirection(dir);
-    const n = sg.mapSg(this.sgDeps, dev, sgl, nents, dir, attrs);
+    const n = sg.mapSg(this.sgDeps, this.getDmaOps(dev), dev, sgl, nents, dir, attrs);
     if (n > 0) this.markNeedSync(dev, sgl.dmaAddress);
     return Math.max(n, 0);
   }
@@ -317,7 +327,7 @@ export class DmaApi {
     attrs = 0,
   ): void {
     checkDirection(dir);
-    sg.unmapSg(this.sgDeps, dev, sgl, nents, dir, attrs);
+    sg.unmapSg(this.sgDeps, this.getDmaOps(dev), dev, sgl, nents, dir, attrs);
   }
 
   dmaUnmapSg(dev: Device, sgl: Scatterlist, nents: number, dir: DmaDataDirection): void {
@@ -330,7 +340,7 @@ export class DmaApi {
    */
   dmaMapSgtable(dev: Device, sgt: SgTable, dir: DmaDataDirection, attrs = 0): number {
     checkDirection(dir);
-    const rc = sg.mapSgtable(this.sgDeps, dev, sgt, dir, attrs);
+    const rc = sg.mapSgtable(this.sgDeps, this.getDmaOps(dev), dev, sgt, dir, attrs);
     if (rc === 0 && sgt.sgl !== null) this.markNeedSync(dev, sgt.sgl.dmaAddress);
     return rc;
   }
@@ -343,13 +353,15 @@ export class DmaApi {
   /** dma_sync_sg_for_cpu (skipped with its tracepoint when the device never needs syncs). */
   dmaSyncSgForCpu(dev: Device, sgl: Scatterlist, nelems: number, dir: DmaDataDirection): void {
     checkDirection(dir);
-    if (this.devNeedSync(dev)) sg.syncSg(this.sgDeps, dev, sgl, nelems, dir, true);
+    if (this.devNeedSync(dev))
+      sg.syncSg(this.sgDeps, this.getDmaOps(dev), dev, sgl, nelems, dir, true);
   }
 
   /** dma_sync_sg_for_device. */
   dmaSyncSgForDevice(dev: Device, sgl: Scatterlist, nelems: number, dir: DmaDataDirection): void {
     checkDirection(dir);
-    if (this.devNeedSync(dev)) sg.syncSg(this.sgDeps, dev, sgl, nelems, dir, false);
+    if (this.devNeedSync(dev))
+      sg.syncSg(this.sgDeps, this.getDmaOps(dev), dev, sgl, nelems, dir, false);
   }
 
   /** dma_set_mask. @returns 0, or -EIO when the platform cannot honour `mask`. */
@@ -367,9 +379,9 @@ export class DmaApi {
     return masks.dmaSetMaskAndCoherent(this.d.masks, dev, mask);
   }
 
-  /** dma_supported. */
-  dmaSupported(_dev: Device, mask: bigint): boolean {
-    return masks.dmaSupported(this.d.masks, mask);
+  /** dma_supported: always with IOMMU DMA, else what dma-direct can give. */
+  dmaSupported(dev: Device, mask: bigint): boolean {
+    return dev.dmaIommu || masks.dmaSupported(this.d.masks, mask);
   }
 
   /** dma_get_mask. */
@@ -389,12 +401,18 @@ export class DmaApi {
 
   /** dma_max_mapping_size. */
   dmaMaxMappingSize(dev: Device): number {
-    return masks.dmaMaxMappingSize(this.d.masks, dev);
+    return this.getDmaOps(dev).maxMappingSize(dev);
   }
 
-  /** dma_opt_mapping_size: dma-direct has no preference beyond the maximum. */
+  /** dma_opt_mapping_size: min(the path's preferred size, the maximum). */
   dmaOptMappingSize(dev: Device): number {
-    return masks.dmaMaxMappingSize(this.d.masks, dev);
+    const ops = this.getDmaOps(dev);
+    return Math.min(ops.optMappingSize(), ops.maxMappingSize(dev));
+  }
+
+  /** dma_get_merge_boundary: 0 when the path does not merge segments. */
+  dmaGetMergeBoundary(dev: Device): number {
+    return this.getDmaOps(dev).getMergeBoundary(dev);
   }
 
   /** dma_get_cache_alignment. */
@@ -439,7 +457,7 @@ export class DmaApi {
 
   /** dma_need_sync: whether the driver's syncs do anything for this mapping. */
   dmaNeedSync(dev: Device, addr: DmaAddr): boolean {
-    return this.devNeedSync(dev) && this.d.direct.needSync(dev, addr);
+    return this.devNeedSync(dev) && this.getDmaOps(dev).needSync(dev, addr);
   }
 
   private mapPhys(
@@ -450,7 +468,7 @@ export class DmaApi {
     attrs: number,
   ): DmaAddr {
     checkDirection(dir);
-    const addr = this.d.direct.mapPhys(dev, phys, size, dir, attrs);
+    const addr = this.getDmaOps(dev).mapPhys(dev, phys, size, dir, attrs);
     this.markNeedSync(dev, addr);
     if (this.d.trace.on) {
       this.d.trace.emit({
@@ -469,7 +487,8 @@ export class DmaApi {
 
   /** dma_reset_need_sync: a bounced mapping makes the device's syncs count from now on. */
   private markNeedSync(dev: Device, addr: DmaAddr): void {
-    if (addr !== DMA_MAPPING_ERROR && this.d.direct.needSync(dev, addr)) this.needSync.add(dev);
+    if (addr !== DMA_MAPPING_ERROR && this.getDmaOps(dev).needSync(dev, addr))
+      this.needSync.add(dev);
   }
 
   /** dma_dev_need_sync: dev->dma_skip_sync starts as dev_is_dma_coherent and a bounce clears it. */

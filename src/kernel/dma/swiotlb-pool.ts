@@ -128,6 +128,8 @@ export class IoTlbMem {
   usedHiwater = 0;
   /** dev_WARN_ONCE call sites that have fired (MODEL: per io_tlb_mem, not per kernel image). */
   readonly warned = new Set<string>();
+  /** MODEL: the host buffer a bounce copy goes through, reused; null while a copy holds it. */
+  private bounceBuf: Uint8Array | null = new Uint8Array(BOUNCE_BUF_MIN);
 
   /**
    * @param defpool - the default pool
@@ -153,7 +155,26 @@ export class IoTlbMem {
   get pageSize(): number {
     return this.env.pageSize ?? 4096;
   }
+
+  /**
+   * A host buffer of at least `len` bytes for one bounce copy (MODEL: the kernel's memcpy needs
+   * none), so a copy does not allocate; hand it back with giveBounceBuffer. A nested copy (an
+   * observer that maps during one) gets a fresh buffer.
+   */
+  takeBounceBuffer(len: number): Uint8Array {
+    const b = this.bounceBuf;
+    this.bounceBuf = null;
+    return b !== null && b.length >= len ? b : new Uint8Array(Math.max(len, BOUNCE_BUF_MIN));
+  }
+
+  /** Returns what takeBounceBuffer gave out, for the next copy. */
+  giveBounceBuffer(buf: Uint8Array): void {
+    if (this.bounceBuf === null || buf.length > this.bounceBuf.length) this.bounceBuf = buf;
+  }
 }
+
+/** Initial size of the reused bounce-copy buffer (grown to the largest copy seen). */
+const BOUNCE_BUF_MIN = 4096;
 
 /** DIV_ROUND_UP(val, IO_TLB_SIZE). */
 export function nrSlots(val: number): number {

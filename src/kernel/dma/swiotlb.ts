@@ -215,10 +215,11 @@ export function swiotlbBounce(
     len = allocSize;
   }
   if (len <= 0) return;
-  const buf = new Uint8Array(len);
-  const [from, to] = dir === DmaDataDirection.TO_DEVICE ? [origAddr, tlbAddr] : [tlbAddr, origAddr];
-  mem.env.mem.read(from, buf, 0, len, MemAttr.CACHEABLE);
-  mem.env.mem.write(to, buf, 0, len, MemAttr.CACHEABLE);
+  const toDevice = dir === DmaDataDirection.TO_DEVICE;
+  const buf = mem.takeBounceBuffer(len);
+  mem.env.mem.read(toDevice ? origAddr : tlbAddr, buf, 0, len, MemAttr.CACHEABLE);
+  mem.env.mem.write(toDevice ? tlbAddr : origAddr, buf, 0, len, MemAttr.CACHEABLE);
+  mem.giveBounceBuffer(buf);
 }
 
 /**

@@ -197,6 +197,26 @@ export interface IommuUnmapTraceEvent {
 }
 
 /**
+ * iommu:add_device_to_group - a device joined an IOMMU group.
+ * @linux include/trace/events/iommu.h add_device_to_group
+ */
+export interface IommuAddDeviceTraceEvent {
+  readonly event: 'add_device_to_group';
+  readonly groupId: number;
+  /** dev_name() of the device. */
+  readonly device: string;
+}
+
+/**
+ * iommu:attach_device_to_domain - a device was attached to its group's domain.
+ * @linux include/trace/events/iommu.h attach_device_to_domain
+ */
+export interface IommuAttachDeviceTraceEvent {
+  readonly event: 'attach_device_to_domain';
+  readonly device: string;
+}
+
+/**
  * swiotlb:swiotlb_bounced - a streaming map about to be bounced through a SWIOTLB slot.
  * @linux include/trace/events/swiotlb.h swiotlb_bounced
  */
@@ -226,6 +246,8 @@ export type DmaTraceEvent =
   | DmaSyncSgTraceEvent
   | IommuMapTraceEvent
   | IommuUnmapTraceEvent
+  | IommuAddDeviceTraceEvent
+  | IommuAttachDeviceTraceEvent
   | SwiotlbBouncedTraceEvent;
 
 function head(ev: DmaEventBase): string {
@@ -408,6 +430,10 @@ export function traceEventFields(ev: DmaTraceEvent): string {
       return formatIommuMap(ev);
     case 'unmap':
       return formatIommuUnmap(ev);
+    case 'add_device_to_group':
+      return `IOMMU: groupID=${count(ev.groupId)} device=${ev.device}`;
+    case 'attach_device_to_domain':
+      return `IOMMU: device=${ev.device}`;
     case 'swiotlb_bounced':
       return formatSwiotlbBounced(ev);
   }
