@@ -219,6 +219,8 @@ export class IoPageTable {
   private readonly walker: PageWalker;
   /** Address of the entry `descend` stopped at. */
   private lastEntry = 0;
+  /** Table pages taken from allocTable so far (they are never given back; see MODEL above). */
+  tablePages = 0;
 
   constructor(opts: IoPageTableOptions) {
     this.levels = opts.levels;
@@ -348,6 +350,7 @@ export class IoPageTable {
 
   private newTable(): number {
     const table = this.allocTable();
+    this.tablePages++;
     assert(
       Number.isSafeInteger(table) && table >= 0 && table % PAGE_SIZE === 0 && table < ADDR_LIMIT,
       `iommu: allocTable returned ${String(table)}, not a 4 KiB-aligned physical address`,
