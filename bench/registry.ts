@@ -7,7 +7,12 @@ import { benchIovaScale } from './dma/iova-scale.js';
 import { benchKmalloc } from './kernel/kmalloc.js';
 import { benchPageAlloc } from './kernel/page-alloc.js';
 import { benchDmaPool, benchDmaPoolVsBitmap } from './dma/pool.js';
-import { benchMapDirect, benchMapSwiotlb } from './dma/map.js';
+import {
+  benchMapDirect,
+  benchMapIommuLazy,
+  benchMapIommuStrict,
+  benchMapSwiotlb,
+} from './dma/map.js';
 import type { Benchmark } from './types.js';
 
 export const BENCHMARKS: readonly Benchmark[] = [
@@ -23,4 +28,6 @@ export const BENCHMARKS: readonly Benchmark[] = [
   { name: 'dma/pool-vs-bitmap', run: benchDmaPoolVsBitmap },
   { name: 'dma/map-direct', run: benchMapDirect },
   { name: 'dma/map-swiotlb', run: benchMapSwiotlb },
+  { name: 'dma/map-iommu-strict', run: benchMapIommuStrict },
+  { name: 'dma/map-iommu-lazy', run: benchMapIommuLazy },
 ];

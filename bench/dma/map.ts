@@ -8,7 +8,7 @@
  * - `dma/map-swiotlb`: `swiotlb=force`: every map takes bounce slots and copies 4 KiB in, every
  *   unmap copies 4 KiB back (DMA_BIDIRECTIONAL, the tool's default direction) and frees the slots.
  * - `dma/map-iommu-strict`, `dma/map-iommu-lazy`: IOMMU-DMA with strict or lazy (flush queue)
- *   invalidation; they need the IOMMU DMA path in the kernel (not registered until it exists).
+ *   invalidation (Machine iommu: true + intel_iommu=on).
  *
  * Each result carries, for comparison, the figures the real kernel's dma_map_benchmark published
  * (facts §9.3). Those are latencies of real hardware on other machines; the model's rate is how
@@ -201,12 +201,12 @@ export function benchMapSwiotlb(): BenchResult {
   return run(SWIOTLB);
 }
 
-/** Needs the IOMMU DMA path (Machine iommu: true + intel_iommu=on); not registered yet. */
+/** The IOMMU DMA path (Machine iommu: true + intel_iommu=on). */
 export function benchMapIommuStrict(): BenchResult {
   return run(iommuBench('dma/map-iommu-strict', true));
 }
 
-/** Needs the IOMMU DMA path (Machine iommu: true + intel_iommu=on); not registered yet. */
+/** The IOMMU DMA path (Machine iommu: true + intel_iommu=on). */
 export function benchMapIommuLazy(): BenchResult {
   return run(iommuBench('dma/map-iommu-lazy', false));
 }

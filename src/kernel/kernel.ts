@@ -5,7 +5,7 @@
  * the free memory to the page allocator, allocate a kernel stack per CPU, and open the device
  * core. Everything hangs off this object: two kernels (two machines) can live in one page.
  */
-import type { PhysAddr, VirtAddr } from '../lib/addr.js';
+import type { DmaAddr, PhysAddr, VirtAddr } from '../lib/addr.js';
 import { ConfigError } from '../lib/errors.js';
 import type { Machine } from '../machine/machine.js';
 import { CpuMemOps } from './arch/mem.js';
@@ -24,6 +24,8 @@ import { AtomicPools, dmaCoherentPool } from './dma/pool.js';
 import { DmaTraceBus, NO_DMA_DEBUG } from './dma/hooks.js';
 import type { DmaDebugHooks } from './dma/hooks.js';
 import { DmaApi } from './dma/mapping.js';
+import type { DmaHandle } from './dma/mapping.js';
+import { DmaPools } from './mm/dmapool.js';
 import { IommuDma } from './dma/iommu.js';
 import type { MaskEnv } from './dma/masks.js';
 import { IommuCore } from './iommu/iommu.js';
@@ -54,6 +56,8 @@ export interface KernelConfig {
   readonly reservedMemory?: readonly ReservedMemoryNode[];
   /** dma-debug hooks (the checkers); none by default. */
   readonly dmaDebug?: DmaDebugHooks;
+  /** DMAPOOL_DEBUG (CONFIG_SLUB_DEBUG_ON): dma_pool poisoning and free checks; default off. */
+  readonly dmapoolDebug?: boolean;
 }
 
 export class Kernel {
@@ -78,6 +82,8 @@ export class Kernel {
   readonly devCoherent: DevCoherent;
   /** The DMA API (kernel/dma/mapping.c): what drivers call. */
   readonly dma: DmaApi;
+  /** The dma_pool allocator (mm/dmapool.c) over this kernel's dma_alloc_coherent. */
+  readonly dmaPools: DmaPools;
   /** The dma:*, iommu:* and swiotlb:* tracepoints, in the order they fire; subscribe to record. */
   readonly dmaTrace = new DmaTraceBus();
   /** The IOMMU core: groups and default domains of devices behind the machine's IOMMU. */
@@ -257,6 +263,7 @@ export class Kernel {
           nCpus: machine.cpus.length,
           cpu: () => machine.currentCpu,
           forcedac: this.params.iommu.forcedac === true,
+          pools: this.atomicPools,
         })
       : null;
     this.devices.busRegisterNotifier((event, dev) => {
@@ -275,6 +282,7 @@ export class Kernel {
       log: this.log,
       cpu: () => machine.currentCpu,
     });
+    this.dmaPools = this.bootDmaPools(cfg.dmapoolDebug === true);
   }
 
   /** virt_to_phys / __pa: linear-map addresses only (the kernel's CONFIG_DEBUG_VIRTUAL rule). */
@@ -355,6 +363,34 @@ export class Kernel {
     const bytes = Math.min(Math.ceil(this.memblock.memorySize / 1024), IO_TLB_DEFAULT_SIZE);
     const nslabs = Math.ceil(bytes / IO_TLB_SIZE / IO_TLB_SEGSIZE) * IO_TLB_SEGSIZE;
     return { nslabs, nareas: p?.nareas ?? null, mode: p?.mode ?? null };
+  }
+
+  /** dma_pool's chunks come from dma_alloc_coherent of the pool's device, as in mm/dmapool.c. */
+  private bootDmaPools(debug: boolean): DmaPools {
+    const handle: DmaHandle = { dma: 0 as DmaAddr };
+    return new DmaPools({
+      ops: {
+        allocCoherent: (dev, size, gfp) => {
+          const vaddr = this.dma.dmaAllocCoherent(dev, size, handle, gfp);
+          return vaddr === null ? null : { vaddr, dma: handle.dma };
+        },
+        freeCoherent: (dev, size, vaddr, dma) => {
+          this.dma.dmaFreeCoherent(dev, size, vaddr, dma);
+        },
+        memset: (va, value, len) => {
+          this.vm.memset(va, value, len);
+        },
+        read: (va, dst, off, len) => {
+          this.vm.read(va, dst, off, len);
+        },
+        formatPtr: (va) => this.vm.format(va),
+      },
+      log: this.log,
+      pageSize: this.machine.profile.pageSize,
+      dmaBlockSize: this.machine.profile.physAddrBits > 32 ? 16 : 8,
+      dmaAddrBytes: this.machine.profile.physAddrBits > 32 ? 8 : 4,
+      debug,
+    });
   }
 
   /** PHYS_OFFSET: what PAGE_OFFSET maps. x86 maps physical 0; Arm and PReP the start of RAM. */

@@ -8,8 +8,8 @@
  * Frees go back to the source: the pool that holds the address, the CMA area, or the buddy
  * allocator. Per-device coherent pools (kernel/dma/coherent.c) are tried by the caller first.
  *
- * MODEL: not yet modelled: DMA_ATTR_NO_KERNEL_MAPPING cookies (a mapping is always made), memory
- * encryption, restricted SWIOTLB pools. A non-coherent device on x86 or PReP (no
+ * DMA_ATTR_NO_KERNEL_MAPPING is served by the dispatcher (mapping-pages.ts) from the same pages.
+ * MODEL: not yet modelled: memory encryption, restricted SWIOTLB pools. A non-coherent device on x86 or PReP (no
  * CONFIG_DMA_DIRECT_REMAP: the kernel refuses with "coherent DMA allocations not supported on
  * this platform") gets a remap as on arm64, and never the atomic pools.
  */
@@ -21,21 +21,23 @@ import { dmaToPhys, physToDma } from '../device/dma-range.js';
 import {
   GFP_DMA,
   GFP_DMA32,
-  __GFP_DIRECT_RECLAIM,
   __GFP_DMA,
   __GFP_DMA32,
   __GFP_NOWARN,
   __GFP_ZERO,
+  gfpflagsAllowBlocking,
 } from '../mm/gfp.js';
 import type { Gfp } from '../mm/gfp.js';
 import type { KernelVm } from '../mm/kmem.js';
 import type { PageAllocator } from '../mm/page-alloc.js';
 import type { Pfn } from '../mm/page.js';
 import type { Vmap } from '../mm/vmap.js';
-import { DMA_ATTR_NO_WARN, DMA_ATTR_WRITE_COMBINE } from './attrs.js';
+import { DMA_ATTR_NO_WARN } from './attrs.js';
 import type { DmaContiguous } from './contiguous.js';
 import type { AtomicPools } from './pool.js';
-import { dmaCommonContiguousRemap, dmaDirectRemap, dmaPgprot } from './remap.js';
+import type { CoherentBuffer } from './map-ops.js';
+import { dmaPgprot } from './pgprot.js';
+import { dmaCommonContiguousRemap, dmaDirectRemap } from './remap.js';
 
 export interface DirectAllocDeps {
   readonly profile: ArchProfile;
@@ -47,20 +49,6 @@ export interface DirectAllocDeps {
   readonly cma?: DmaContiguous;
   /** The atomic pools; absent or null: none (CONFIG_DMA_COHERENT_POOL off). */
   readonly pools?: AtomicPools | null;
-}
-
-/** What a successful allocation hands back. */
-export interface CoherentBuffer {
-  readonly vaddr: VirtAddr;
-  readonly dma: DmaAddr;
-}
-
-/**
- * gfpflags_allow_blocking: the caller may sleep (__GFP_DIRECT_RECLAIM).
- * @linux include/linux/gfp.h gfpflags_allow_blocking
- */
-export function gfpflagsAllowBlocking(gfp: Gfp): boolean {
-  return (gfp & __GFP_DIRECT_RECLAIM) !== 0;
 }
 
 export class DmaDirectAlloc {
@@ -137,7 +125,7 @@ export class DmaDirectAlloc {
    * may sleep and the area is in reach, then the page allocator, retried with GFP_DMA32 and
    * GFP_DMA while the pages land beyond the device's reach.
    */
-  private allocPages(dev: Device, bytes: number, gfp: Gfp): Pfn | null {
+  allocPages(dev: Device, bytes: number, gfp: Gfp): Pfn | null {
     gfp |= this.optimalGfpMask(dev);
     const cma = this.d.cma?.dmaAllocContiguous(dev, bytes, gfp) ?? null;
     if (cma !== null) {
@@ -167,7 +155,7 @@ export class DmaDirectAlloc {
   }
 
   /** dma_free_contiguous: the CMA area if the pages are its own, else __free_pages. */
-  private freePages(dev: Device, page: Pfn, bytes: number): void {
+  freePages(dev: Device, page: Pfn, bytes: number): void {
     if (this.d.cma !== undefined) this.d.cma.dmaFreeContiguous(dev, page, bytes);
     else this.d.pages.freePagesPage(page, this.d.pages.getOrder(bytes));
   }
@@ -181,7 +169,7 @@ export class DmaDirectAlloc {
   /** The uncached alias of a non-coherent allocation (dma_pgprot, then the remap). */
   private remap(phys: PhysAddr, bytes: number, attrs: number): VirtAddr | null {
     this.d.arch.prepCoherent(phys, bytes);
-    const attr = dmaPgprot(this.d.profile, (attrs & DMA_ATTR_WRITE_COMBINE) !== 0);
+    const attr = dmaPgprot(this.d.profile.name, false, attrs);
     return dmaCommonContiguousRemap(
       this.d.vmap,
       this.d.profile.pageSize,

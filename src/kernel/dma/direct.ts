@@ -178,6 +178,30 @@ export class DmaDirect implements DmaMapOps {
   }
 
   /**
+   * __dma_direct_alloc_pages: physically contiguous pages below the coherent mask (the default
+   * CMA area, then the zone the mask needs, retried lower), neither zeroed nor mapped.
+   * @param bytes a multiple of PAGE_SIZE
+   * @returns the first page, or null
+   * @linux kernel/dma/direct.c __dma_direct_alloc_pages
+   */
+  allocPagesInReach(dev: Device, bytes: number, gfp: Gfp): Pfn | null {
+    return this.d.alloc.allocPages(dev, bytes, gfp);
+  }
+
+  /**
+   * __dma_direct_free_pages: back to the CMA area or the page allocator.
+   * @linux kernel/dma/direct.c __dma_direct_free_pages
+   */
+  freePagesInReach(dev: Device, page: Pfn, bytes: number): void {
+    this.d.alloc.freePages(dev, page, bytes);
+  }
+
+  /** arch_dma_prep_coherent: nothing of [phys, phys+bytes) may stay in the CPU cache. */
+  archDmaPrepCoherent(phys: PhysAddr, bytes: number): void {
+    this.d.arch.prepCoherent(phys, bytes);
+  }
+
+  /**
    * dma_direct_map_resource: MMIO is never bounced or cache-maintained, and its bus address is
    * the physical one (no dma_range_map translation in 6.12).
    * @linux kernel/dma/direct.c dma_direct_map_resource

@@ -6,6 +6,7 @@
 import type { DmaAddr, PhysAddr, VirtAddr } from '../../lib/addr.js';
 import { Observers } from '../../lib/observers.js';
 import type { Device } from '../device/device.js';
+import { DMA_MAPPING_ERROR } from '../device/dma-range.js';
 import type { Scatterlist } from '../lib/scatterlist.js';
 import type { DmaDataDirection } from './direction.js';
 import type { DmaTraceEvent } from './trace.js';
@@ -23,6 +24,17 @@ export interface DmaDebugHooks {
   ): void;
   /** Before a streaming unmap. */
   unmapPhys(dev: Device, dmaAddr: DmaAddr, size: number, dir: DmaDataDirection): void;
+  /** After dma_map_resource, also when it failed (debug_dma_map_resource). */
+  mapResource(
+    dev: Device,
+    phys: PhysAddr,
+    size: number,
+    dir: DmaDataDirection,
+    dmaAddr: DmaAddr,
+    attrs: number,
+  ): void;
+  /** After dma_unmap_resource (debug_dma_unmap_resource). */
+  unmapResource(dev: Device, dmaAddr: DmaAddr, size: number, dir: DmaDataDirection): void;
   /** dma_mapping_error was called on `dmaAddr` (debug_dma_mapping_error). */
   mappingError(dev: Device, dmaAddr: DmaAddr): void;
   syncSingleForCpu(dev: Device, dmaAddr: DmaAddr, size: number, dir: DmaDataDirection): void;
@@ -48,6 +60,8 @@ export interface DmaDebugHooks {
 export const NO_DMA_DEBUG: DmaDebugHooks = {
   mapPhys: () => undefined,
   unmapPhys: () => undefined,
+  mapResource: () => undefined,
+  unmapResource: () => undefined,
   mappingError: () => undefined,
   syncSingleForCpu: () => undefined,
   syncSingleForDevice: () => undefined,
@@ -62,3 +76,35 @@ export type DmaTraceSink = (ev: DmaTraceEvent) => void;
 
 /** The tracepoints' subscribers (a trace writer, the checkers); one branch when nobody listens. */
 export class DmaTraceBus extends Observers<DmaTraceEvent> {}
+
+/**
+ * trace_dma_map_page / trace_dma_map_resource, after the backend returned: a failed map prints
+ * DMA_MAPPING_ERROR (all ones).
+ */
+export function traceDmaMap(
+  trace: DmaTraceBus,
+  event: 'dma_map_page' | 'dma_map_resource',
+  dev: Device,
+  dir: DmaDataDirection,
+  dmaAddr: DmaAddr,
+  size: number,
+  physAddr: PhysAddr,
+  attrs: number,
+): void {
+  if (!trace.on) return;
+  const addr = dmaAddr === DMA_MAPPING_ERROR ? -1n : dmaAddr;
+  trace.emit({ event, device: dev.name, dir, dmaAddr: addr, size, physAddr, attrs });
+}
+
+/** trace_dma_unmap_page / trace_dma_unmap_resource. */
+export function traceDmaUnmap(
+  trace: DmaTraceBus,
+  event: 'dma_unmap_page' | 'dma_unmap_resource',
+  dev: Device,
+  dir: DmaDataDirection,
+  dmaAddr: DmaAddr,
+  size: number,
+  attrs: number,
+): void {
+  if (trace.on) trace.emit({ event, device: dev.name, dir, dmaAddr, size, attrs });
+}

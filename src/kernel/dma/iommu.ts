@@ -34,6 +34,7 @@ import { dmaKmallocNeedsBounce } from './direct.js';
 import type { KmallocBounce } from './direct.js';
 import type { DmaTraceSink } from './hooks.js';
 import { IovaFlushQueue } from './iommu-fq.js';
+import type { AtomicPools } from './pool.js';
 import { IommuDmaAlloc } from './iommu-alloc.js';
 import * as iommuSg from './iommu-sg.js';
 import { initIovaDomain } from './iova.js';
@@ -82,6 +83,8 @@ export interface IommuDmaDeps {
   readonly cpu: () => number;
   /** iommu.forcedac=1: no 32-bit-first IOVA allocation for PCI devices. */
   readonly forcedac: boolean;
+  /** The atomic pools, for non-blocking allocations of non-coherent devices. */
+  readonly pools: AtomicPools | null;
 }
 
 /**
@@ -118,7 +121,8 @@ export class IommuDma implements DmaMapOps {
   /** dev->iommu->pci_32bit_workaround, per device. */
   private readonly pci32bit = new WeakSet<Device>();
   private readonly warned: DevWarnOnce;
-  private readonly allocator: IommuDmaAlloc;
+  /** Coherent and non-coherent allocations (iommu-alloc.ts); the mapping layer calls it. */
+  readonly allocator: IommuDmaAlloc;
   private readonly sgDeps: iommuSg.IommuSgDeps;
 
   constructor(private readonly d: IommuDmaDeps) {

@@ -42,6 +42,23 @@ export function mapSg(
     const known = ents === -EINVAL || ents === -ENOMEM || ents === -EIO || ents === -EREMOTEIO;
     return known ? ents : -EIO;
   }
+  reportMapSg(d, dev, sgl, nents, ents, dir, attrs);
+  return ents;
+}
+
+/**
+ * trace_dma_map_sg and debug_dma_map_sg of `ents` mapped segments over `nents` entries (also
+ * what dma_alloc_noncontiguous reports).
+ */
+export function reportMapSg(
+  d: SgDeps,
+  dev: Device,
+  sgl: Scatterlist,
+  nents: number,
+  ents: number,
+  dir: DmaDataDirection,
+  attrs: number,
+): void {
   if (d.trace.on) {
     const segs = [...forEachSg(sgl, ents)];
     d.trace.emit({
@@ -57,7 +74,6 @@ export function mapSg(
     });
   }
   d.debug.mapSg(dev, sgl, nents, ents, dir, attrs);
-  return ents;
 }
 
 /**
@@ -73,18 +89,29 @@ export function unmapSg(
   dir: DmaDataDirection,
   attrs: number,
 ): void {
-  const list = [...forEachSg(sgl, nents)];
+  reportUnmapSg(d, dev, sgl, nents, dir, attrs);
+  ops.unmapSg(dev, sgl, nents, dir, attrs);
+}
+
+/** trace_dma_unmap_sg and debug_dma_unmap_sg (also what dma_free_noncontiguous reports). */
+export function reportUnmapSg(
+  d: SgDeps,
+  dev: Device,
+  sgl: Scatterlist,
+  nents: number,
+  dir: DmaDataDirection,
+  attrs: number,
+): void {
   if (d.trace.on) {
     d.trace.emit({
       event: 'dma_unmap_sg',
       device: dev.name,
       dir,
-      physAddrs: list.map((sg) => phys(d, sg)),
+      physAddrs: [...forEachSg(sgl, nents)].map((sg) => phys(d, sg)),
       attrs,
     });
   }
   d.debug.unmapSg(dev, sgl, nents, dir);
-  ops.unmapSg(dev, sgl, nents, dir, attrs);
 }
 
 /**

@@ -1,9 +1,12 @@
 /**
- * DOC: the DMA API's front door (kernel/dma/mapping.c, Linux 6.12) for streaming single
- * mappings. Every entry point has the kernel's shape: validate the arguments, dispatch to the
- * device's path (dma-direct, or IOMMU DMA for a device in a DMA domain: dma_go_direct /
- * use_dma_iommu), then the tracepoint and the dma-debug hook in the kernel's order. Failures are the kernel's return values, never
- * exceptions; only what the kernel BUG()s on throws.
+ * DOC: the DMA API's front door (kernel/dma/mapping.c, Linux 6.12). Every entry point has the
+ * kernel's shape: validate the arguments, dispatch to the device's path (dma-direct, or IOMMU DMA
+ * for a device in a DMA domain: dma_go_direct / use_dma_iommu), then the tracepoint and the
+ * dma-debug hook in the kernel's order. Failures are the kernel's return values, never
+ * exceptions; only what the kernel BUG()s on throws. Streaming single and resource mappings and
+ * coherent allocations are here; scatter-gather (mapping-sg.ts), non-coherent allocations
+ * (mapping-pages.ts), mmap and sg_table export (mapping-mmap.ts) and the managed dmam_* calls
+ * (mapping-managed.ts) are in files of their own that DmaApi delegates to.
  */
 import type { DmaAddr, PhysAddr, VirtAddr } from '../../lib/addr.js';
 import type { Device } from '../device/device.js';
@@ -13,15 +16,31 @@ import type { Pfn } from '../mm/page.js';
 import type { KernelLog } from '../printk.js';
 import { DevWarnOnce } from './warn.js';
 import { DmaDataDirection, validDmaDirection } from './direction.js';
-import type { DmaMapOps } from './map-ops.js';
-import { DMA_ATTR_WRITE_COMBINE } from './attrs.js';
-import { GFP_ATOMIC, __GFP_COMP, __GFP_DMA, __GFP_DMA32, __GFP_HIGHMEM } from '../mm/gfp.js';
+import type { CoherentBuffer, DmaMapOps } from './map-ops.js';
+import { DMA_ATTR_NO_KERNEL_MAPPING, DMA_ATTR_NO_WARN, DMA_ATTR_WRITE_COMBINE } from './attrs.js';
+import {
+  GFP_ATOMIC,
+  __GFP_COMP,
+  __GFP_DMA,
+  __GFP_DMA32,
+  __GFP_HIGHMEM,
+  __GFP_NOWARN,
+} from '../mm/gfp.js';
 import * as masks from './masks.js';
 import * as sg from './mapping-sg.js';
+import * as managed from './mapping-managed.js';
+import * as mmap from './mapping-mmap.js';
+import type { VmAreaStruct } from './mapping-mmap.js';
+import * as pages from './mapping-pages.js';
 import type { SgTable, Scatterlist } from '../lib/scatterlist.js';
+import { getOrder } from '../mm/page-frames.js';
+import { dmaAllocFromDevCoherent, dmaReleaseFromDevCoherent } from './coherent.js';
+import type { DmaDirect } from './direct.js';
+import type { IommuDma } from './iommu.js';
 import type { MaskEnv } from './masks.js';
 import type { Gfp } from '../mm/gfp.js';
 import type { DmaDebugHooks, DmaTraceBus } from './hooks.js';
+import { traceDmaMap, traceDmaUnmap } from './hooks.js';
 
 /** A kernel BUG(): the kernel would stop here (e.g. BUG_ON(!valid_dma_direction(dir))). */
 export class KernelBug extends Error {
@@ -35,9 +54,9 @@ export interface DmaHandle {
 
 export interface DmaApiDeps {
   /** dma-direct. */
-  readonly direct: DmaMapOps;
+  readonly direct: DmaDirect;
   /** IOMMU DMA, or null when no IOMMU driver runs. */
-  readonly iommu: DmaMapOps | null;
+  readonly iommu: IommuDma | null;
   readonly masks: MaskEnv;
   readonly vm: KernelVm;
   /** page_to_phys for the page-based calls. */
@@ -56,10 +75,25 @@ export class DmaApi {
   private readonly warned: DevWarnOnce;
 
   private readonly sgDeps: sg.SgDeps;
+  private readonly pagesDeps: pages.PagesDeps;
+  private readonly mmapDeps: mmap.MmapDeps;
+  private readonly managedDeps: managed.ManagedDeps;
 
   constructor(private readonly d: DmaApiDeps) {
     this.warned = new DevWarnOnce(d.log, d.cpu);
     this.sgDeps = { pageToPhys: d.pageToPhys, debug: d.debug, trace: d.trace };
+    const { direct, iommu, vm, log, cpu } = d;
+    const pageSize = d.masks.profile.pageSize;
+    this.pagesDeps = { ...this.sgDeps, direct, iommu, vm, pageSize, warned: this.warned };
+    this.mmapDeps = { profile: d.masks.profile, vm, iommu };
+    this.managedDeps = {
+      log,
+      cpu,
+      alloc: (dev, size, handle, gfp, attrs) => this.dmaAllocAttrs(dev, size, handle, gfp, attrs),
+      free: (dev, size, vaddr, dma, attrs) => {
+        this.dmaFreeAttrs(dev, size, vaddr, dma, attrs);
+      },
+    };
   }
 
   /**
@@ -132,15 +166,7 @@ export class DmaApi {
   ): void {
     checkDirection(dir);
     this.getDmaOps(dev).unmapPhys(dev, addr, size, dir, attrs);
-    if (this.d.trace.on)
-      this.d.trace.emit({
-        event: 'dma_unmap_page',
-        device: dev.name,
-        dir,
-        dmaAddr: addr,
-        size,
-        attrs,
-      });
+    traceDmaUnmap(this.d.trace, 'dma_unmap_page', dev, dir, addr, size, attrs);
     this.d.debug.unmapPhys(dev, addr, size, dir);
   }
 
@@ -160,6 +186,44 @@ export class DmaApi {
 
   dmaUnmapSingle(dev: Device, addr: DmaAddr, size: number, dir: DmaDataDirection): void {
     this.dmaUnmapPageAttrs(dev, addr, size, dir, 0);
+  }
+
+  /**
+   * dma_map_resource - maps MMIO of another device (peer-to-peer) for `dev`: never bounced, never
+   * cache-maintained; behind an IOMMU an IOVA mapped IOMMU_MMIO.
+   * MODEL: no check that `phys` is not RAM (6.12's mapping.c has none; unverified).
+   * @returns the bus address, or DMA_MAPPING_ERROR (unreachable without an IOMMU, or no IOVA)
+   * @linux kernel/dma/mapping.c dma_map_resource
+   */
+  dmaMapResource(
+    dev: Device,
+    phys: PhysAddr,
+    size: number,
+    dir: DmaDataDirection,
+    attrs = 0,
+  ): DmaAddr {
+    checkDirection(dir);
+    const addr = this.getDmaOps(dev).mapResource(dev, phys, size, dir, attrs);
+    traceDmaMap(this.d.trace, 'dma_map_resource', dev, dir, addr, size, phys, attrs);
+    this.d.debug.mapResource(dev, phys, size, dir, addr, attrs);
+    return addr;
+  }
+
+  /**
+   * dma_unmap_resource - ends a dma_map_resource mapping (nothing to undo with dma-direct).
+   * @linux kernel/dma/mapping.c dma_unmap_resource
+   */
+  dmaUnmapResource(
+    dev: Device,
+    addr: DmaAddr,
+    size: number,
+    dir: DmaDataDirection,
+    attrs = 0,
+  ): void {
+    checkDirection(dir);
+    this.getDmaOps(dev).unmapResource(dev, addr, size, dir, attrs);
+    traceDmaUnmap(this.d.trace, 'dma_unmap_resource', dev, dir, addr, size, attrs);
+    this.d.debug.unmapResource(dev, addr, size, dir);
   }
 
   /**
@@ -211,11 +275,37 @@ export class DmaApi {
     this.d.debug.syncSingleForDevice(dev, addr, size, dir);
   }
 
+  /** dma_sync_single_range_for_cpu: dma_sync_single_for_cpu of [addr + offset, + size). */
+  dmaSyncSingleRangeForCpu(
+    dev: Device,
+    addr: DmaAddr,
+    offset: number,
+    size: number,
+    dir: DmaDataDirection,
+  ): void {
+    this.dmaSyncSingleForCpu(dev, (addr + offset) as DmaAddr, size, dir);
+  }
+
+  /** dma_sync_single_range_for_device: dma_sync_single_for_device of [addr + offset, + size). */
+  dmaSyncSingleRangeForDevice(
+    dev: Device,
+    addr: DmaAddr,
+    offset: number,
+    size: number,
+    dir: DmaDataDirection,
+  ): void {
+    this.dmaSyncSingleForDevice(dev, (addr + offset) as DmaAddr, size, dir);
+  }
+
   /**
-   * dma_alloc_attrs - coherent memory for `dev`; the bus address goes to `handle.dma`.
+   * dma_alloc_attrs - coherent memory for `dev`; the bus address goes to `handle.dma`. A device
+   * with its own coherent pool (dma_declare_coherent_memory) is served from it only.
    * @param gfp allocation flags; zone modifiers are ignored (the mask decides), __GFP_COMP is
    *   refused with a warning as in the kernel
-   * @returns the CPU address, or null when out of memory or for __GFP_COMP
+   * @param attrs DMA_ATTR_*; with DMA_ATTR_NO_KERNEL_MAPPING dma-direct makes no kernel mapping
+   *   and returns an opaque cookie, only for dmaMmapAttrs and dmaFreeAttrs (same attrs)
+   * @returns the CPU address (or cookie), or null when out of memory, the device's pool is full,
+   *   or for __GFP_COMP
    * @linux kernel/dma/mapping.c dma_alloc_attrs
    */
   dmaAllocAttrs(
@@ -233,46 +323,48 @@ export class DmaApi {
       );
       return null;
     }
-    const flags = gfp & ~(__GFP_DMA | __GFP_DMA32 | __GFP_HIGHMEM);
-    const buf = this.getDmaOps(dev).alloc(dev, size, flags, attrs);
-    handle.dma = buf?.dma ?? (0 as DmaAddr);
-    if (this.d.trace.on) {
-      const virtAddr = buf === null ? 0 : this.d.vm.format(buf.vaddr);
-      this.d.trace.emit({
-        event: 'dma_alloc',
-        device: dev.name,
-        dir: DmaDataDirection.BIDIRECTIONAL,
-        dmaAddr: handle.dma,
-        size,
-        virtAddr,
-        flags,
-        attrs,
-      });
+    const own: { vaddr: VirtAddr | null } = { vaddr: null };
+    if (dmaAllocFromDevCoherent(dev, size, handle, own)) {
+      // A device with its own pool never falls back to normal memory; dma-debug is not told.
+      this.traceAlloc(dev, size, handle.dma, own.vaddr, gfp, attrs);
+      return own.vaddr;
     }
+    const flags = gfp & ~(__GFP_DMA | __GFP_DMA32 | __GFP_HIGHMEM);
+    const buf = this.allocBackend(dev, size, flags, attrs);
+    handle.dma = buf?.dma ?? (0 as DmaAddr);
+    this.traceAlloc(dev, size, handle.dma, buf?.vaddr ?? null, flags, attrs);
     if (buf === null) return null;
-    this.d.debug.allocCoherent(dev, size, buf.dma, buf.vaddr, attrs);
+    // debug_dma_alloc_coherent ignores a NO_KERNEL_MAPPING cookie: it is no kernel address.
+    if (!this.isNoMappingCookie(dev, attrs))
+      this.d.debug.allocCoherent(dev, size, buf.dma, buf.vaddr, attrs);
     return buf.vaddr;
   }
 
   /**
-   * dma_free_attrs - frees what dma_alloc_attrs returned; freeing NULL is a no-op (traced).
+   * dma_free_attrs - frees what dma_alloc_attrs returned, with the same attrs: to the device's own
+   * pool if it came from there, else to the path; freeing NULL is a no-op (traced).
    * @linux kernel/dma/mapping.c dma_free_attrs
    */
   dmaFreeAttrs(dev: Device, size: number, vaddr: VirtAddr | null, dma: DmaAddr, attrs = 0): void {
+    const order = getOrder(size, this.d.masks.profile.pageSize);
+    if (vaddr !== null && dmaReleaseFromDevCoherent(dev, order, vaddr)) return;
     if (this.d.trace.on) {
-      const virtAddr = vaddr === null ? 0 : this.d.vm.format(vaddr);
       this.d.trace.emit({
         event: 'dma_free',
         device: dev.name,
         dir: DmaDataDirection.BIDIRECTIONAL,
         dmaAddr: dma,
         size,
-        virtAddr,
+        virtAddr: this.tracePtr(dev, vaddr, attrs),
         attrs,
       });
     }
-    this.d.debug.freeCoherent(dev, size, vaddr, dma);
     if (vaddr === null) return;
+    if (this.isNoMappingCookie(dev, attrs)) {
+      pages.dmaDirectFreeNoMapping(this.pagesDeps, dev, size, vaddr);
+      return;
+    }
+    this.d.debug.freeCoherent(dev, size, vaddr, dma);
     this.getDmaOps(dev).free(dev, size, vaddr, dma, attrs);
   }
 
@@ -294,6 +386,162 @@ export class DmaApi {
   /** dma_free_wc. */
   dmaFreeWc(dev: Device, size: number, vaddr: VirtAddr | null, dma: DmaAddr): void {
     this.dmaFreeAttrs(dev, size, vaddr, dma, DMA_ATTR_WRITE_COMBINE);
+  }
+
+  /** dmam_alloc_attrs: dma_alloc_attrs, freed when the driver unbinds. @returns as dmaAllocAttrs */
+  dmamAllocAttrs(
+    dev: Device,
+    size: number,
+    handle: DmaHandle,
+    gfp: Gfp,
+    attrs = 0,
+  ): VirtAddr | null {
+    return managed.dmamAllocAttrs(this.managedDeps, dev, size, handle, gfp, attrs);
+  }
+
+  /** dmam_alloc_coherent: dmam_alloc_attrs with DMA_ATTR_NO_WARN for __GFP_NOWARN. */
+  dmamAllocCoherent(dev: Device, size: number, handle: DmaHandle, gfp: Gfp): VirtAddr | null {
+    const attrs = (gfp & __GFP_NOWARN) !== 0 ? DMA_ATTR_NO_WARN : 0;
+    return managed.dmamAllocAttrs(this.managedDeps, dev, size, handle, gfp, attrs);
+  }
+
+  /** dmam_free_coherent: frees now; WARNs when no managed allocation matches. */
+  dmamFreeCoherent(dev: Device, size: number, vaddr: VirtAddr, dma: DmaAddr): void {
+    managed.dmamFreeCoherent(this.managedDeps, dev, size, vaddr, dma);
+  }
+
+  /** dma_mmap_attrs: maps a coherent buffer into `vma`. @returns 0 or -ENXIO */
+  dmaMmapAttrs(
+    dev: Device,
+    vma: VmAreaStruct,
+    cpuAddr: VirtAddr,
+    dmaAddr: DmaAddr,
+    size: number,
+    attrs = 0,
+  ): number {
+    return mmap.dmaMmapAttrs(this.mmapDeps, dev, vma, cpuAddr, dmaAddr, size, attrs);
+  }
+
+  /** dma_mmap_coherent. @returns 0 or -ENXIO */
+  dmaMmapCoherent(
+    dev: Device,
+    vma: VmAreaStruct,
+    cpuAddr: VirtAddr,
+    dmaAddr: DmaAddr,
+    size: number,
+  ): number {
+    return mmap.dmaMmapAttrs(this.mmapDeps, dev, vma, cpuAddr, dmaAddr, size, 0);
+  }
+
+  /** dma_mmap_wc: for a dma_alloc_wc buffer. @returns 0 or -ENXIO */
+  dmaMmapWc(
+    dev: Device,
+    vma: VmAreaStruct,
+    cpuAddr: VirtAddr,
+    dmaAddr: DmaAddr,
+    size: number,
+  ): number {
+    return mmap.dmaMmapAttrs(
+      this.mmapDeps,
+      dev,
+      vma,
+      cpuAddr,
+      dmaAddr,
+      size,
+      DMA_ATTR_WRITE_COMBINE,
+    );
+  }
+
+  /** dma_can_mmap. */
+  dmaCanMmap(dev: Device): boolean {
+    return mmap.dmaCanMmap(this.mmapDeps, dev);
+  }
+
+  /** dma_get_sgtable_attrs: the pages of a coherent buffer as a table. @returns 0 or -errno */
+  dmaGetSgtableAttrs(
+    dev: Device,
+    sgt: SgTable,
+    cpuAddr: VirtAddr,
+    dmaAddr: DmaAddr,
+    size: number,
+    _attrs = 0,
+  ): number {
+    return mmap.dmaGetSgtableAttrs(this.mmapDeps, dev, sgt, cpuAddr, dmaAddr, size);
+  }
+
+  /** dma_get_sgtable. @returns 0 or -errno */
+  dmaGetSgtable(
+    dev: Device,
+    sgt: SgTable,
+    cpuAddr: VirtAddr,
+    dmaAddr: DmaAddr,
+    size: number,
+  ): number {
+    return mmap.dmaGetSgtableAttrs(this.mmapDeps, dev, sgt, cpuAddr, dmaAddr, size);
+  }
+
+  /** dma_alloc_pages: cacheable pages the driver syncs like a streaming mapping. @returns or null */
+  dmaAllocPages(
+    dev: Device,
+    size: number,
+    handle: DmaHandle,
+    dir: DmaDataDirection,
+    gfp: Gfp,
+  ): Pfn | null {
+    return pages.dmaAllocPages(this.pagesDeps, dev, size, handle, dir, gfp);
+  }
+
+  /** dma_free_pages. */
+  dmaFreePages(dev: Device, size: number, page: Pfn, dma: DmaAddr, dir: DmaDataDirection): void {
+    pages.dmaFreePages(this.pagesDeps, dev, size, page, dma, dir);
+  }
+
+  /** dma_alloc_noncoherent: dma_alloc_pages as a kernel address. @returns it, or null */
+  dmaAllocNoncoherent(
+    dev: Device,
+    size: number,
+    handle: DmaHandle,
+    dir: DmaDataDirection,
+    gfp: Gfp,
+  ): VirtAddr | null {
+    return pages.dmaAllocNoncoherent(this.pagesDeps, dev, size, handle, dir, gfp);
+  }
+
+  /** dma_free_noncoherent. */
+  dmaFreeNoncoherent(
+    dev: Device,
+    size: number,
+    vaddr: VirtAddr,
+    dma: DmaAddr,
+    dir: DmaDataDirection,
+  ): void {
+    pages.dmaFreeNoncoherent(this.pagesDeps, dev, size, vaddr, dma, dir);
+  }
+
+  /** dma_alloc_noncontiguous: one DMA segment over possibly many CPU entries. @returns or null */
+  dmaAllocNoncontiguous(
+    dev: Device,
+    size: number,
+    dir: DmaDataDirection,
+    gfp: Gfp,
+    attrs = 0,
+  ): SgTable | null {
+    return pages.dmaAllocNoncontiguous(this.pagesDeps, dev, size, dir, gfp, attrs);
+  }
+
+  /** dma_free_noncontiguous. */
+  dmaFreeNoncontiguous(dev: Device, size: number, sgt: SgTable, dir: DmaDataDirection): void {
+    pages.dmaFreeNoncontiguous(this.pagesDeps, dev, size, sgt, dir);
+  }
+
+  /** dma_vmap_noncontiguous: a contiguous cacheable view. @returns it, or null */
+  dmaVmapNoncontiguous(dev: Device, size: number, sgt: SgTable): VirtAddr | null {
+    return pages.dmaVmapNoncontiguous(this.pagesDeps, dev, size, sgt);
+  }
+
+  /** dma_vunmap_noncontiguous. */
+  dmaVunmapNoncontiguous(dev: Device, vaddr: VirtAddr): void {
+    pages.dmaVunmapNoncontiguous(this.pagesDeps, dev, vaddr);
   }
 
   /**
@@ -470,19 +718,50 @@ export class DmaApi {
     checkDirection(dir);
     const addr = this.getDmaOps(dev).mapPhys(dev, phys, size, dir, attrs);
     this.markNeedSync(dev, addr);
-    if (this.d.trace.on) {
-      this.d.trace.emit({
-        event: 'dma_map_page',
-        device: dev.name,
-        dir,
-        dmaAddr: addr === DMA_MAPPING_ERROR ? -1n : addr,
-        size,
-        physAddr: phys,
-        attrs,
-      });
-    }
+    traceDmaMap(this.d.trace, 'dma_map_page', dev, dir, addr, size, phys, attrs);
     this.d.debug.mapPhys(dev, phys, size, dir, addr, attrs);
     return addr;
+  }
+
+  /** The path's allocation: dma_direct_alloc_no_mapping for a NO_KERNEL_MAPPING cookie. */
+  private allocBackend(dev: Device, size: number, gfp: Gfp, attrs: number): CoherentBuffer | null {
+    if (!this.isNoMappingCookie(dev, attrs))
+      return this.getDmaOps(dev).alloc(dev, size, gfp, attrs);
+    const nowarn = (attrs & DMA_ATTR_NO_WARN) !== 0 ? __GFP_NOWARN : 0;
+    return pages.dmaDirectAllocNoMapping(this.pagesDeps, dev, size, gfp | nowarn);
+  }
+
+  /** dma-direct hands out (and takes back) a cookie, not an address, for NO_KERNEL_MAPPING. */
+  private isNoMappingCookie(dev: Device, attrs: number): boolean {
+    return (attrs & DMA_ATTR_NO_KERNEL_MAPPING) !== 0 && this.getDmaOps(dev) === this.d.direct;
+  }
+
+  /** %p of the CPU address; a cookie prints as its page frame number (see dmaDirectAllocNoMapping). */
+  private tracePtr(dev: Device, vaddr: VirtAddr | null, attrs: number): string | 0 {
+    if (vaddr === null) return 0;
+    return this.isNoMappingCookie(dev, attrs) ? vaddr.toString(16) : this.d.vm.format(vaddr);
+  }
+
+  /** trace_dma_alloc, after the allocator returned (also on failure). */
+  private traceAlloc(
+    dev: Device,
+    size: number,
+    dma: DmaAddr,
+    vaddr: VirtAddr | null,
+    flags: Gfp,
+    attrs: number,
+  ): void {
+    if (!this.d.trace.on) return;
+    this.d.trace.emit({
+      event: 'dma_alloc',
+      device: dev.name,
+      dir: DmaDataDirection.BIDIRECTIONAL,
+      dmaAddr: dma,
+      size,
+      virtAddr: this.tracePtr(dev, vaddr, attrs),
+      flags,
+      attrs,
+    });
   }
 
   /** dma_reset_need_sync: a bounced mapping makes the device's syncs count from now on. */

@@ -26,7 +26,8 @@ import { MAX_PAGE_ORDER } from '../mm/zone.js';
 import { SWAPPER, warnHeader } from '../mm/report.js';
 import type { KernelLog } from '../printk.js';
 import type { DmaContiguous } from './contiguous.js';
-import { dmaCommonContiguousRemap, dmaDirectRemap, dmaPgprot } from './remap.js';
+import { dmaPgprot } from './pgprot.js';
+import { dmaCommonContiguousRemap, dmaDirectRemap } from './remap.js';
 
 /** dma_coherent_ok, or any other test the pool's memory must pass for `dev`. */
 export type PhysAddrOk = (dev: Device, phys: number, size: number) => boolean;
@@ -179,7 +180,7 @@ export class AtomicPools {
           profile.pageSize,
           phys,
           bytes,
-          dmaPgprot(profile, false),
+          dmaPgprot(profile.name, false, 0),
           'atomic_pool_expand',
         )
       : pages.pageAddress(page);

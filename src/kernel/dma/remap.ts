@@ -1,10 +1,11 @@
 /**
  * The uncached alias of coherent memory for non-coherent devices (kernel/dma/remap.c
  * dma_common_contiguous_remap, kernel/dma/mapping.c dma_pgprot, Linux 6.12): which profiles remap
- * at all (CONFIG_DMA_DIRECT_REMAP), the attribute the alias gets, and the vmap that makes it.
+ * at all (CONFIG_DMA_DIRECT_REMAP) and the vmap that makes it; the attribute is dma_pgprot's
+ * (pgprot.ts).
  */
 import type { PhysAddr, VirtAddr } from '../../lib/addr.js';
-import { MemAttr } from '../../machine/memory/attr.js';
+import type { MemAttr } from '../../machine/memory/attr.js';
 import type { ArchProfile } from '../../machine/profile.js';
 import type { Vmap } from '../mm/vmap.js';
 
@@ -15,18 +16,6 @@ import type { Vmap } from '../mm/vmap.js';
  */
 export function dmaDirectRemap(profile: ArchProfile): boolean {
   return profile.name === 'arm64' || profile.name === 'arm32';
-}
-
-/**
- * pgprot_dmacoherent, or pgprot_writecombine for DMA_ATTR_WRITE_COMBINE: on arm64 Normal
- * non-cacheable (stores gather like write-combining and need a barrier), on arm32 strongly
- * ordered.
- * MODEL: arm32 as with CONFIG_ARM_DMA_MEM_BUFFERABLE=n, the classic behaviour the seed documents
- * contrast with dma_alloc_writecombine; v7 kernels usually make it bufferable.
- * @linux kernel/dma/mapping.c dma_pgprot
- */
-export function dmaPgprot(profile: ArchProfile, writeCombine: boolean): MemAttr {
-  return writeCombine || profile.name === 'arm64' ? MemAttr.WC : MemAttr.UNCACHED;
 }
 
 /**

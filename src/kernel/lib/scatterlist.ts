@@ -390,7 +390,21 @@ export function sgAllocTableFromPagesSegment(
   size: number,
   maxSegment: number,
 ): number {
-  const pageSize = k.machine.profile.pageSize;
+  return allocTableFromPages(k.machine.profile.pageSize, sgt, pages, offset, size, maxSegment);
+}
+
+/**
+ * sg_alloc_table_from_pages_segment for callers that know the page size but hold no Kernel (the
+ * DMA layer): the same table, the same return values.
+ */
+export function allocTableFromPages(
+  pageSize: number,
+  sgt: SgTable,
+  pages: readonly Pfn[],
+  offset: number,
+  size: number,
+  maxSegment = UINT_MAX,
+): number {
   const maxPages = Math.floor(maxSegment / pageSize);
   const badArgs = offset < 0 || offset >= pageSize || size < 1;
   if (maxPages < 1 || badArgs || Math.ceil((offset + size) / pageSize) !== pages.length) {

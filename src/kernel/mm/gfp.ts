@@ -167,3 +167,11 @@ export function gfpString(gfp: Gfp): string {
 export function showGfpFlags(gfp: Gfp): string {
   return gfp === 0 ? 'none' : gfpString(gfp);
 }
+
+/**
+ * gfpflags_allow_blocking: the caller may sleep (__GFP_DIRECT_RECLAIM).
+ * @linux include/linux/gfp.h gfpflags_allow_blocking
+ */
+export function gfpflagsAllowBlocking(gfp: Gfp): boolean {
+  return (gfp & __GFP_DIRECT_RECLAIM) !== 0;
+}

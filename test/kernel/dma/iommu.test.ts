@@ -295,6 +295,20 @@ describe('coherent allocations over the IOMMU', () => {
 });
 
 describe('a non-coherent arm64 device behind the IOMMU', () => {
+  it('takes GFP_ATOMIC coherent memory from the atomic pool, mapped at an IOVA', () => {
+    const { k, dev, port } = rig('iommu.strict=1', { arch: 'arm64', iommu: true }, false);
+    const pools = k.atomicPools!;
+    const before = pools.poolSizeKernel;
+    const h: DmaHandle = { dma: 0 as DmaAddr };
+    const va = k.dma.dmaAllocCoherent(dev, 8192, h, GFP_ATOMIC)!;
+    expect(h.dma).toBe(0xffffe000);
+    port.write(h.dma + 4100, Uint8Array.of(0x77), 0, 1);
+    expect(k.vm.readU8((va + 4100) as VirtAddr)).toBe(0x77); // uncached alias: no sync needed
+    k.dma.dmaFreeCoherent(dev, 8192, va, h.dma);
+    expect(pools.poolSizeKernel).toBe(before);
+    expect(k.dma.dmaAllocCoherent(dev, 8192, h, GFP_ATOMIC)).toBe(va); // back in the pool
+  });
+
   it('gets the cache cleaned on map and invalidated on unmap', () => {
     const { k, dev, port, page } = rig('iommu.strict=1', { arch: 'arm64', iommu: true }, false);
     const p = page();

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { DmaAddr } from '../../../src/lib/addr.js';
 import { GIB, KIB, MIB } from '../../../src/lib/units.js';
 import type { DmaHandle } from '../../../src/kernel/dma/mapping.js';
+import { parseCmdline } from '../../../src/kernel/cmdline.js';
 import { Kernel } from '../../../src/kernel/kernel.js';
 import { GFP_ATOMIC, __GFP_DIRECT_RECLAIM } from '../../../src/kernel/mm/gfp.js';
 import { Machine } from '../../../src/machine/machine.js';
@@ -40,6 +41,8 @@ describe('atomic pools (kernel/dma/pool.c)', () => {
       'DMA: preallocated 1024 KiB GFP_KERNEL pool for atomic allocations',
     );
     expect(arm64('coherent_pool=64M').k.atomicPools?.poolSizeKernel).toBe(4 * MIB);
+    expect(parseCmdline('coherent-pool=0x40000').coherentPool).toBe(256 * KIB);
+    expect(() => parseCmdline('coherent_pool=big')).toThrow(/coherent_pool=big: expected a size/);
   });
 
   it('has only the zones the profile has, and no pools on PReP', () => {
