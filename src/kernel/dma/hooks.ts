@@ -22,6 +22,11 @@ export interface DmaDebugHooks {
     dmaAddr: DmaAddr,
     attrs: number,
   ): void;
+  /**
+   * dma_map_single on a pointer that passed the vmalloc check, before it is mapped
+   * (debug_dma_map_single: stack, kernel text/rodata and invalid-area checks).
+   */
+  mapSingle(dev: Device, ptr: VirtAddr, size: number): void;
   /** Before a streaming unmap. */
   unmapPhys(dev: Device, dmaAddr: DmaAddr, size: number, dir: DmaDataDirection): void;
   /** After dma_map_resource, also when it failed (debug_dma_map_resource). */
@@ -59,6 +64,7 @@ export interface DmaDebugHooks {
 /** No checker: every hook does nothing. */
 export const NO_DMA_DEBUG: DmaDebugHooks = {
   mapPhys: () => undefined,
+  mapSingle: () => undefined,
   unmapPhys: () => undefined,
   mapResource: () => undefined,
   unmapResource: () => undefined,

@@ -128,7 +128,8 @@ export class DmaApi {
   /**
    * dma_map_single_attrs - maps a kernel buffer (linear map or kernel image; not vmalloc).
    * @returns the bus address; DMA_MAPPING_ERROR for vmalloc memory (with the kernel's warning)
-   *   or when the mapping fails
+   *   or when the mapping fails. Stack and kernel-image buffers are mapped as the kernel maps
+   *   them; dma-debug's mapSingle hook sees them first and reports them.
    * @linux include/linux/dma-mapping.h dma_map_single_attrs
    */
   dmaMapSingleAttrs(
@@ -144,6 +145,12 @@ export class DmaApi {
         'rejecting DMA map of vmalloc memory',
         'include/linux/dma-mapping.h dma_map_single_attrs',
       );
+      return DMA_MAPPING_ERROR;
+    }
+    this.d.debug.mapSingle(dev, ptr, size);
+    if (this.d.vm.resolve(ptr) < 0) {
+      // MODEL: the kernel maps whatever page virt_to_page() computes for a bogus pointer; here
+      // there is no such page, so the map fails (dma-debug has reported the invalid area).
       return DMA_MAPPING_ERROR;
     }
     return this.mapPhys(dev, this.d.vm.virtToPhys(ptr), size, dir, attrs);

@@ -7,7 +7,9 @@ import { KernelBug } from '../../../src/kernel/dma/mapping.js';
 import { isSwiotlbBuffer } from '../../../src/kernel/dma/swiotlb.js';
 import { traceEventFields } from '../../../src/kernel/dma/trace.js';
 import type { DmaTraceEvent } from '../../../src/kernel/dma/trace.js';
-import type { Kernel } from '../../../src/kernel/kernel.js';
+import { Kernel } from '../../../src/kernel/kernel.js';
+import { NO_DMA_DEBUG } from '../../../src/kernel/dma/hooks.js';
+import { Machine } from '../../../src/machine/machine.js';
 import { GFP_KERNEL } from '../../../src/kernel/mm/gfp.js';
 import type { MachineConfig } from '../../../src/machine/machine.js';
 import { pciRig } from './rig.js';
@@ -143,5 +145,44 @@ describe('small kmalloc buffers on arm64 (CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC)',
     expect(k.vm.readU8(a)).toBe(0xaa);
     const big = k.dma.dmaMapSingle(dev, k.kmalloc.kmalloc(256, GFP_KERNEL)!, 256, FROM_DEVICE);
     expect(isSwiotlbBuffer(k.swiotlb, big)).toBe(false); // 256 >= 2 * ARCH_DMA_MINALIGN: direct
+  });
+});
+
+describe('dma_map_single of memory that is not DMA-able', () => {
+  /** A kernel whose dma-debug hooks record what dma_map_single hands them. */
+  function debugRig(arch: 'x86_64' | 'arm32') {
+    const seen: VirtAddr[] = [];
+    const k = new Kernel(new Machine({ arch }), {
+      dmaDebug: { ...NO_DMA_DEBUG, mapSingle: (_dev, ptr) => seen.push(ptr) },
+    });
+    const dev = k.devices.pciDeviceAdd({ slot: 1, vendor: 0x8086, device: 0x100e });
+    return { k, dev, seen };
+  }
+
+  it('x86_64 (vmapped stacks): a stack buffer is refused as vmalloc memory, before dma-debug', () => {
+    const { k, dev, seen } = debugRig('x86_64');
+    const onStack = (k.stacks.base(0) + 64) as VirtAddr;
+    expect(k.dma.dmaMapSingle(dev, onStack, 16, TO_DEVICE)).toBe(DMA_MAPPING_ERROR);
+    expect(k.log.dmesg()).toContain('rejecting DMA map of vmalloc memory');
+    expect(seen).toEqual([]);
+  });
+
+  it('arm32 (linear stacks): a stack buffer is mapped, and dma-debug is told first', () => {
+    const { k, dev, seen } = debugRig('arm32');
+    const onStack = (k.stacks.base(0) + 64) as VirtAddr;
+    const dma = k.dma.dmaMapSingle(dev, onStack, 16, TO_DEVICE);
+    expect(k.dma.dmaMappingError(dev, dma)).toBe(false);
+    expect(seen).toEqual([onStack]);
+    expect(k.stacks.isStackAddr(seen[0]!)).toBe(true);
+  });
+
+  it('kernel image memory is mapped; a pointer nothing maps fails after dma-debug saw it', () => {
+    const { k, dev, seen } = debugRig('x86_64');
+    const text = (k.vm.imageStart + 0x1000) as VirtAddr;
+    expect(k.dma.dmaMappingError(dev, k.dma.dmaMapSingle(dev, text, 64, TO_DEVICE))).toBe(false);
+    const bogus = (k.vm.imageStart - 0x10_0000) as VirtAddr;
+    expect(k.dma.dmaMapSingle(dev, bogus, 64, TO_DEVICE)).toBe(DMA_MAPPING_ERROR);
+    expect(seen).toEqual([text, bogus]);
+    expect(k.vm.isKernelImage(seen[0]!)).toBe(true);
   });
 });
