@@ -39,3 +39,22 @@ export { traceEventFields, traceEventLine } from './kernel/dma/trace.js';
 export type { DmaTraceEvent } from './kernel/dma/trace.js';
 export { DMA_MAPPING_ERROR } from './kernel/device/dma-range.js';
 export * from './kernel/dma/attrs.js';
+export type { DmaHandle } from './kernel/dma/mapping.js';
+export type { DmaDebugHooks } from './kernel/dma/hooks.js';
+export { NO_DMA_DEBUG } from './kernel/dma/hooks.js';
+export type { DmaMapOps, CoherentBuffer } from './kernel/dma/map-ops.js';
+export { IommuCore, KernelIommuDomain } from './kernel/iommu/iommu.js';
+export type { IommuDomainType, IommuGroup } from './kernel/iommu/iommu.js';
+export { IommuDma } from './kernel/dma/iommu.js';
+export {
+  dmaPoolAlloc,
+  dmaPoolZalloc,
+  dmaPoolFree,
+  dmaPoolCreate,
+  dmaPoolDestroy,
+  dmamPoolCreate,
+  poolsShow,
+} from './kernel/mm/dmapool.js';
+export type { DmaPool } from './kernel/mm/dmapool.js';
+export * from './kernel/lib/scatterlist.js';
+export { U64_MAX, DMA_MASK_32 } from './kernel/device/dma-mask.js';
