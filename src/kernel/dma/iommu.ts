@@ -192,6 +192,12 @@ export class IommuDma implements DmaMapOps {
     }
     const off = phys % IOVA_GRANULE;
     const len = alignUp(size + off, IOVA_GRANULE);
+    if (len === 0) {
+      // MODEL: the kernel rounds a zero-page IOVA request with roundup_pow_of_two(0), which is
+      // undefined; here the map fails with a warning.
+      this.warned.warn(dev, 'zero-size IOVA allocation', 'dma-iommu.c iommu_dma_alloc_iova');
+      return DMA_MAPPING_ERROR;
+    }
     const iova = this.allocIova(dev, len, maskLimit);
     if (iova === 0) return DMA_MAPPING_ERROR;
     if (this.d.core.map(domain, iova, phys - off, len, prot) !== 0) {

@@ -11,6 +11,7 @@
 import type { DmaAddr, PhysAddr, VirtAddr } from '../../lib/addr.js';
 import type { Device } from '../device/device.js';
 import { DMA_MAPPING_ERROR } from '../device/dma-range.js';
+import { KernelBug } from '../bug.js';
 import type { KernelVm } from '../mm/kmem.js';
 import type { Pfn } from '../mm/page.js';
 import type { KernelLog } from '../printk.js';
@@ -42,10 +43,7 @@ import type { Gfp } from '../mm/gfp.js';
 import type { DmaDebugHooks, DmaTraceBus } from './hooks.js';
 import { traceDmaMap, traceDmaUnmap } from './hooks.js';
 
-/** A kernel BUG(): the kernel would stop here (e.g. BUG_ON(!valid_dma_direction(dir))). */
-export class KernelBug extends Error {
-  override readonly name = 'KernelBug';
-}
+export { KernelBug } from '../bug.js';
 
 /** The `dma_addr_t *dma_handle` out-parameter of the allocation calls. */
 export interface DmaHandle {

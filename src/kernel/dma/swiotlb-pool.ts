@@ -10,6 +10,7 @@
  * that area's rotating `index` (next fit) and tries the other areas in turn.
  */
 import { SimulatorBug } from '../../lib/errors.js';
+import { KernelBug } from '../bug.js';
 import type { Device } from '../device/device.js';
 import type { KernelMemOps } from '../mm/types.js';
 import type { KernelLog } from '../printk.js';
@@ -269,9 +270,10 @@ export function swiotlbSearchPoolArea(
 ): number {
   const area = pool.areas[areaIndex];
   const nslots = nrSlots(allocSize);
-  if (area === undefined || nslots === 0) {
-    throw new SimulatorBug(`swiotlb search: area ${areaIndex}, ${nslots} slots`);
-  }
+  if (area === undefined) throw new SimulatorBug(`swiotlb search: no area ${areaIndex}`);
+  // A zero-byte bounce: the kernel's BUG_ON(!nslots) in swiotlb_search_pool_area.
+  if (nslots === 0)
+    throw new KernelBug('kernel BUG at kernel/dma/swiotlb.c: a zero-size bounce (BUG_ON(!nslots))');
   if (nslots > pool.areaNslabs - area.used) return -1;
   const al = searchAlign(mem, dev, allocSize, allocAlignMask);
   const bound = segBoundary(dev, pool);

@@ -7,8 +7,11 @@
  * dirty data sits above RAM until written back); exact LRU replacement; no prefetching.
  *
  * State lives in flat typed arrays indexed by slot = set * ways + way (DESIGN.md "Performance").
- * A per-page count of resident lines acts as a snoop filter, so a device access to memory the
- * cache does not hold costs one map lookup per page, not one tag search per line.
+ * The bytes are laid out way-major instead (`data` offset (way * nSets + set) * lineSize), so
+ * consecutive lines held in one way are consecutive in `data` and a CPU copy of a run of them is
+ * one block copy. A per-page count of resident lines acts as a snoop filter, so a
+ * device access to memory the cache does not hold costs one lookup per page, not one tag search
+ * per line.
  */
 import type { PhysAddr } from '../../lib/addr.js';
 import { ConfigError, SimulatorBug } from '../../lib/errors.js';
@@ -37,6 +40,64 @@ export interface CacheStats {
 const FILTER_SHIFT = 12;
 const FILTER_SIZE = 1 << FILTER_SHIFT;
 const EMPTY = -1;
+/** Snoop-filter pages per host array of counts (2 MiB of physical memory per region). */
+const REGION_SHIFT = 9;
+const REGION_PAGES = 1 << REGION_SHIFT;
+/** Copies of up to this many bytes go element by element: cheaper than a subarray view. */
+const SMALL_COPY = 16;
+
+/**
+ * Resident lines per 4 KiB page (the snoop filter): one Uint16Array of counts per 2 MiB region
+ * that ever held a cached line, found through a map with a one-entry cache, since consecutive
+ * fills and drops mostly fall in one region.
+ */
+class PageCounts {
+  private readonly regions = new Map<number, Uint16Array>();
+  private lastRegion = -1;
+  private lastCounts: Uint16Array = new Uint16Array(0);
+  /** Pages with at least one resident line. */
+  pages = 0;
+  /** Resident lines in all. */
+  lines = 0;
+
+  private counts(page: number, create: boolean): Uint16Array | undefined {
+    const r = Math.floor(page / REGION_PAGES);
+    if (r === this.lastRegion) return this.lastCounts;
+    let c = this.regions.get(r);
+    if (c === undefined) {
+      if (!create) return undefined;
+      c = new Uint16Array(REGION_PAGES);
+      this.regions.set(r, c);
+    }
+    this.lastRegion = r;
+    this.lastCounts = c;
+    return c;
+  }
+
+  has(page: number): boolean {
+    const c = this.counts(page, false);
+    return c !== undefined && c[page & (REGION_PAGES - 1)] !== 0;
+  }
+
+  inc(page: number): void {
+    const c = this.counts(page, true) as Uint16Array;
+    const i = page & (REGION_PAGES - 1);
+    const n = c[i] as number;
+    if (n === 0) this.pages++;
+    c[i] = n + 1;
+    this.lines++;
+  }
+
+  dec(page: number): void {
+    const c = this.counts(page, false);
+    const i = page & (REGION_PAGES - 1);
+    const n = c === undefined ? 0 : (c[i] as number);
+    if (c === undefined || n === 0) throw new SimulatorBug(`cache snoop filter lost page ${page}`);
+    if (n === 1) this.pages--;
+    c[i] = n - 1;
+    this.lines--;
+  }
+}
 
 export class DataCache {
   readonly lineSize: number;
@@ -50,11 +111,13 @@ export class DataCache {
     linesCleaned: 0,
     linesInvalidated: 0,
   };
-  /** Line data, `lineSize` bytes per slot. */
+  /** Line data, `lineSize` bytes per slot, at `at[slot]` (way-major). */
   readonly data: Uint8Array;
   readonly view: DataView;
   /** Line number (phys / lineSize) held by each slot, or EMPTY. */
   private readonly tags: Float64Array;
+  /** Offset in `data` of each slot's bytes. */
+  private readonly at: Int32Array;
   private readonly dirty: Uint8Array;
   /** Last-use stamp per slot, for LRU replacement. */
   private readonly stamp: Float64Array;
@@ -63,7 +126,12 @@ export class DataCache {
   private mruLine = EMPTY;
   private mruSlot = 0;
   private readonly setMask: number;
-  private readonly filter = new Map<number, number>();
+  private readonly lineShift: number;
+  private readonly filter = new PageCounts();
+  /** Write-backs waiting for the end of a cpuCopy run: data[wbAt, +wbLen) -> RAM at wbPhys. */
+  private wbAt = 0;
+  private wbPhys = 0;
+  private wbLen = 0;
 
   constructor(
     geo: CacheGeometry,
@@ -84,34 +152,38 @@ export class DataCache {
     this.ways = geo.ways;
     this.nSets = nSets;
     this.setMask = nSets - 1;
+    this.lineShift = Math.log2(geo.lineSize);
     this.tags = new Float64Array(nLines).fill(EMPTY);
     this.dirty = new Uint8Array(nLines);
     this.stamp = new Float64Array(nLines);
     this.data = new Uint8Array(nLines * geo.lineSize);
+    this.at = new Int32Array(nLines);
+    for (let s = 0; s < nLines; s++)
+      this.at[s] = ((s % geo.ways) * nSets + Math.floor(s / geo.ways)) * geo.lineSize;
     this.view = new DataView(this.data.buffer);
   }
 
   /** Slot holding `line`, or -1. Does not count as a use. */
   find(line: number): number {
-    const base = (line & this.setMask) * this.ways;
     const tags = this.tags;
+    const base = (line & this.setMask) * this.ways;
     for (let s = base, end = base + this.ways; s < end; s++) if (tags[s] === line) return s;
     return -1;
   }
 
   /**
-   * Slot holding `line` if it is resident, counted as a hit and a use; -1 on a miss (nothing
-   * counted: the caller takes the slow path, which calls access()). The CPU's fast path.
+   * Offset in `data` of `line` if it is resident, counted as a hit and a use; -1 on a miss
+   * (nothing counted: the caller takes the slow path). The CPU's fast path.
    */
   hit(line: number, write: boolean): number {
     if (line === this.mruLine) {
       // The previous access was this line, so it is already the most recently used of its set.
       this.stats.hits++;
       if (write) this.dirty[this.mruSlot] = 1;
-      return this.mruSlot;
+      return this.at[this.mruSlot] as number;
     }
-    const base = (line & this.setMask) * this.ways;
     const tags = this.tags;
+    const base = (line & this.setMask) * this.ways;
     for (let s = base, end = base + this.ways; s < end; s++) {
       if (tags[s] === line) {
         this.stats.hits++;
@@ -119,7 +191,7 @@ export class DataCache {
         if (write) this.dirty[s] = 1;
         this.mruLine = line;
         this.mruSlot = s;
-        return s;
+        return this.at[s] as number;
       }
     }
     return -1;
@@ -131,13 +203,130 @@ export class DataCache {
     if (s >= 0) this.stats.hits++;
     else {
       this.stats.misses++;
-      s = this.fill(line);
+      s = this.fill(line, false);
     }
     this.stamp[s] = ++this.tick;
     if (write) this.dirty[s] = 1;
     this.mruLine = line;
     this.mruSlot = s;
     return s;
+  }
+
+  /**
+   * A cacheable CPU load of [phys, phys+len) into dst[off..]: line by line, each counted as
+   * access() counts it (a hit, or a miss that fills), with the bytes of consecutive lines that sit
+   * in consecutive slots (a "run") copied as one block. See cpuCopy.
+   */
+  cpuRead(phys: number, dst: Uint8Array, off: number, len: number): void {
+    this.cpuCopy(phys, dst, off, len, false);
+  }
+
+  /**
+   * A cacheable CPU store of src[off..off+len) at `phys`, counted as access() counts it. A store
+   * that covers a whole line that misses does not read the line from RAM first: every byte of
+   * it is overwritten, so the resulting state is the same (the miss and any eviction are counted
+   * and reported as before).
+   */
+  cpuWrite(phys: number, src: Uint8Array, off: number, len: number): void {
+    this.cpuCopy(phys, src, off, len, true);
+  }
+
+  /**
+   * The line loop of cpuRead / cpuWrite. Without an observer, the byte copies of a run wait until
+   * the run ends, and so do the RAM writes of dirty lines evicted by whole-line store misses in it
+   * (made first when the run ends, as one block where the evicted lines were consecutive too). This
+   * is safe because a run never wraps past set 0, so its lines are in distinct sets: nothing later
+   * in the run evicts, refills or reads from RAM a line or slot whose copy is still pending. With an
+   * observer listening every copy and write-back happens at once, in line order, as it would line
+   * by line.
+   */
+  private cpuCopy(phys: number, buf: Uint8Array, off: number, len: number, write: boolean): void {
+    if (len <= 0) return;
+    const ls = this.lineSize;
+    const tags = this.tags;
+    const stamp = this.stamp;
+    const dirty = this.dirty;
+    const slotAt = this.at;
+    const setMask = this.setMask;
+    const ways = this.ways;
+    const stats = this.stats;
+    const defer = !this.events.on;
+    let line = phys < 0x8000_0000 ? phys >>> this.lineShift : Math.floor(phys / ls);
+    let inLine = phys - line * ls;
+    // The pending run: data[runAt, runAt + runLen) <-> buf[runOff, runOff + runLen), its last line
+    // in slot `last`.
+    let runAt = 0;
+    let runOff = off;
+    let runLen = 0;
+    let last = -1;
+    while (len > 0) {
+      const n = len < ls - inLine ? len : ls - inLine;
+      const set = line & setMask;
+      if (set === 0 && runLen > 0) {
+        this.endRun(buf, runOff, runAt, runLen, write);
+        runLen = 0;
+      }
+      let s = -1;
+      if (line === this.mruLine) {
+        s = this.mruSlot;
+        stats.hits++;
+      } else {
+        // Inside a run the line is most likely in the same way as the previous line.
+        if (runLen > 0 && tags[last + ways] === line) s = last + ways;
+        else {
+          for (let t = set * ways, e = t + ways; t < e; t++) {
+            if (tags[t] === line) {
+              s = t;
+              break;
+            }
+          }
+        }
+        if (s >= 0) stats.hits++;
+        else {
+          stats.misses++;
+          s = this.fill(line, write && n === ls, defer);
+        }
+        stamp[s] = ++this.tick;
+        this.mruLine = line;
+        this.mruSlot = s;
+      }
+      if (write) dirty[s] = 1;
+      const at = (slotAt[s] as number) + inLine;
+      if (runLen > 0 && at === runAt + runLen) runLen += n;
+      else {
+        if (runLen > 0) this.endRun(buf, runOff, runAt, runLen, write);
+        runAt = at;
+        runOff = off;
+        runLen = n;
+      }
+      last = s;
+      if (!defer) {
+        this.endRun(buf, runOff, runAt, runLen, write);
+        runLen = 0;
+      }
+      off += n;
+      len -= n;
+      line++;
+      inLine = 0;
+    }
+    if (runLen > 0 || this.wbLen > 0) this.endRun(buf, runOff, runAt, runLen, write);
+  }
+
+  /**
+   * Ends a run: the pending write-backs go to RAM, then buf[off, off+n) is copied into data[at..]
+   * (write) or data[at, at+n) into buf[off..].
+   */
+  private endRun(buf: Uint8Array, off: number, at: number, n: number, write: boolean): void {
+    if (this.wbLen > 0) {
+      this.ram.write(this.wbPhys, this.data, this.wbAt, this.wbLen);
+      this.wbLen = 0;
+    }
+    const data = this.data;
+    if (n <= SMALL_COPY) {
+      if (write) for (let i = 0; i < n; i++) data[at + i] = buf[off + i] as number;
+      else for (let i = 0; i < n; i++) buf[off + i] = data[at + i] as number;
+    } else if (write) data.set(buf.subarray(off, off + n), at);
+    else buf.set(data.subarray(at, at + n), off);
   }
 
   /** True if the line holding `phys` is resident; `dirty` says whether it is dirty. */
@@ -193,13 +382,13 @@ export class DataCache {
    */
   snoopRead(phys: number, dst: Uint8Array, off: number, len: number): void {
     this.ram.read(phys, dst, off, len);
-    if (this.filter.size === 0) return;
+    if (this.filter.pages === 0) return;
     this.forEachResident(phys, len, (s, line) => {
       if (this.dirty[s] === 0) return false;
       const lineAddr = line * this.lineSize;
       const a = Math.max(phys, lineAddr);
       const b = Math.min(phys + len, lineAddr + this.lineSize);
-      const src = s * this.lineSize + (a - lineAddr);
+      const src = (this.at[s] as number) + (a - lineAddr);
       dst.set(this.data.subarray(src, src + (b - a)), off + (a - phys));
       return false;
     });
@@ -210,7 +399,7 @@ export class DataCache {
    * the bytes the device does not overwrite survive), then every copy is invalidated.
    */
   snoopWrite(phys: number, len: number): void {
-    if (this.filter.size === 0) return;
+    if (this.filter.pages === 0) return;
     this.forEachResident(phys, len, (s, line) => {
       if (this.dirty[s] === 1) this.writeBack(s, line, 'snoop');
       this.drop(s, line);
@@ -220,39 +409,69 @@ export class DataCache {
 
   /** Number of resident lines (for reports and tests). */
   get residentLines(): number {
-    let n = 0;
-    for (const v of this.filter.values()) n += v;
-    return n;
+    return this.filter.lines;
   }
 
-  private fill(line: number): number {
+  /**
+   * Puts `line` in the free or least recently used way of its set, evicting (and writing back)
+   * the old line. `whole`: the caller overwrites all of the line's bytes at once, so its old
+   * bytes are not read from RAM (the same state results). `deferWriteBack` (only with `whole`,
+   * from cpuCopy): a dirty victim's bytes go to RAM when cpuCopy's run ends, before the slot is
+   * overwritten (see cpuCopy).
+   */
+  private fill(line: number, whole: boolean, deferWriteBack = false): number {
+    const tags = this.tags;
+    const stamp = this.stamp;
     const base = (line & this.setMask) * this.ways;
     let victim = base;
     for (let s = base, end = base + this.ways; s < end; s++) {
-      if (this.tags[s] === EMPTY) {
+      if (tags[s] === EMPTY) {
         victim = s;
         break;
       }
-      if ((this.stamp[s] as number) < (this.stamp[victim] as number)) victim = s;
+      if ((stamp[s] as number) < (stamp[victim] as number)) victim = s;
     }
     const old = this.tags[victim] as number;
     if (old !== EMPTY) {
       this.stats.evictions++;
-      if (this.dirty[victim] === 1) this.writeBack(victim, old, 'evict');
+      if (this.dirty[victim] === 1) {
+        if (whole && deferWriteBack) this.deferWriteBack(victim, old);
+        else this.writeBack(victim, old, 'evict');
+      }
       this.drop(victim, old);
     }
     const phys = line * this.lineSize;
-    this.ram.read(phys, this.data, victim * this.lineSize, this.lineSize);
-    this.tags[victim] = line;
+    if (!whole) this.ram.read(phys, this.data, this.at[victim] as number, this.lineSize);
+    tags[victim] = line;
     this.dirty[victim] = 0;
-    const page = Math.floor(phys / FILTER_SIZE);
-    this.filter.set(page, (this.filter.get(page) ?? 0) + 1);
+    this.filter.inc(Math.floor(phys / FILTER_SIZE));
     return victim;
+  }
+
+  /**
+   * writeBack(s, line, 'evict') with no observer, whose RAM write waits in the pending block
+   * (cpuCopy's endRun), merged with it where slot and line both follow on.
+   */
+  private deferWriteBack(s: number, line: number): void {
+    const ls = this.lineSize;
+    const at = this.at[s] as number;
+    const phys = line * ls;
+    if (this.wbLen > 0 && (at !== this.wbAt + this.wbLen || phys !== this.wbPhys + this.wbLen)) {
+      this.ram.write(this.wbPhys, this.data, this.wbAt, this.wbLen);
+      this.wbLen = 0;
+    }
+    if (this.wbLen === 0) {
+      this.wbAt = at;
+      this.wbPhys = phys;
+    }
+    this.wbLen += ls;
+    this.dirty[s] = 0;
+    this.stats.writebacks++;
   }
 
   private writeBack(s: number, line: number, cause: 'evict' | 'clean' | 'snoop'): void {
     const phys = line * this.lineSize;
-    this.ram.write(phys, this.data, s * this.lineSize, this.lineSize);
+    this.ram.write(phys, this.data, this.at[s] as number, this.lineSize);
     this.dirty[s] = 0;
     this.stats.writebacks++;
     if (this.events.on) {
@@ -270,11 +489,7 @@ export class DataCache {
     if (s === this.mruSlot) this.mruLine = EMPTY;
     this.tags[s] = EMPTY;
     this.dirty[s] = 0;
-    const page = Math.floor((line * this.lineSize) / FILTER_SIZE);
-    const n = this.filter.get(page);
-    if (n === undefined) throw new SimulatorBug(`cache snoop filter lost page ${page}`);
-    if (n === 1) this.filter.delete(page);
-    else this.filter.set(page, n - 1);
+    this.filter.dec(Math.floor((line * this.lineSize) / FILTER_SIZE));
   }
 
   /**

@@ -21,6 +21,9 @@ import type { ArchProfile, BarrierEffect } from '../profile.js';
 import { StoreBuffer } from './store-buffer.js';
 import { WcBuffer } from './wc-buffer.js';
 
+/** Loads and stores of up to this many bytes try the one-line cache-hit fast path (fastSlot). */
+const SMALL_ACCESS = 16;
+
 export interface CpuDeps {
   readonly profile: ArchProfile;
   readonly cache: DataCache;
@@ -92,6 +95,15 @@ export class Cpu implements TimeListener {
 
   /** Loads `len` bytes at `phys` into dst[off..] through a mapping with attribute `attr`. */
   read(phys: number, dst: Uint8Array, off: number, len: number, attr: MemAttr): void {
+    if (len > 0 && len <= SMALL_ACCESS) {
+      // A short cacheable load that hits one line: what the general path below does then.
+      const at = this.fastSlot(phys, len, attr, false);
+      if (at >= 0) {
+        const data = this.cache.data;
+        for (let i = 0; i < len; i++) dst[off + i] = data[at + i] as number;
+        return;
+      }
+    }
     this.emitAccess('load', phys, len, attr);
     // MODEL: uncached and WC accesses do not look into the data cache; mixing a cacheable and
     // a non-cacheable mapping of one page is a bug on Arm (mismatched attributes) anyway.
@@ -110,6 +122,15 @@ export class Cpu implements TimeListener {
 
   /** Stores src[off..off+len) at `phys` through a mapping with attribute `attr`. */
   write(phys: number, src: Uint8Array, off: number, len: number, attr: MemAttr): void {
+    if (len > 0 && len <= SMALL_ACCESS) {
+      // A short cacheable store that hits one line with no store buffer: as the general path.
+      const at = this.fastSlot(phys, len, attr, true);
+      if (at >= 0) {
+        const data = this.cache.data;
+        for (let i = 0; i < len; i++) data[at + i] = src[off + i] as number;
+        return;
+      }
+    }
     this.emitAccess('store', phys, len, attr);
     if (attr === MemAttr.CACHEABLE) {
       this.checkRam(phys, len, 'store');
@@ -293,36 +314,16 @@ export class Cpu implements TimeListener {
     const line = phys < 0x8000_0000 ? phys >>> this.lineShift : Math.floor(phys / ls);
     const inLine = phys - line * ls;
     if (inLine + len > ls) return -1;
-    const s = this.cache.hit(line, write);
-    return s < 0 ? -1 : s * ls + inLine;
+    const at = this.cache.hit(line, write);
+    return at < 0 ? -1 : at + inLine;
   }
 
   private cacheRead(phys: number, dst: Uint8Array, off: number, len: number): void {
-    const ls = this.lineSize;
-    while (len > 0) {
-      const line = Math.floor(phys / ls);
-      const inLine = phys - line * ls;
-      const n = Math.min(len, ls - inLine);
-      const src = this.cache.access(line, false) * ls + inLine;
-      dst.set(this.cache.data.subarray(src, src + n), off);
-      phys += n;
-      off += n;
-      len -= n;
-    }
+    this.cache.cpuRead(phys, dst, off, len);
   }
 
   private cacheWrite(phys: number, src: Uint8Array, off: number, len: number): void {
-    const ls = this.lineSize;
-    while (len > 0) {
-      const line = Math.floor(phys / ls);
-      const inLine = phys - line * ls;
-      const n = Math.min(len, ls - inLine);
-      const at = this.cache.access(line, true) * ls + inLine;
-      this.cache.data.set(src.subarray(off, off + n), at);
-      phys += n;
-      off += n;
-      len -= n;
-    }
+    this.cache.cpuWrite(phys, src, off, len);
   }
 
   private uncachedRead(phys: number, dst: Uint8Array, off: number, len: number): void {
