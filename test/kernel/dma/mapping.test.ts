@@ -10,7 +10,7 @@ import type { DmaTraceEvent } from '../../../src/kernel/dma/trace.js';
 import { Kernel } from '../../../src/kernel/kernel.js';
 import { NO_DMA_DEBUG } from '../../../src/kernel/dma/hooks.js';
 import { Machine } from '../../../src/machine/machine.js';
-import { GFP_KERNEL } from '../../../src/kernel/mm/gfp.js';
+import { GFP_DMA, GFP_KERNEL } from '../../../src/kernel/mm/gfp.js';
 import type { MachineConfig } from '../../../src/machine/machine.js';
 import { pciRig } from './rig.js';
 
@@ -184,5 +184,43 @@ describe('dma_map_single of memory that is not DMA-able', () => {
     expect(k.dma.dmaMapSingle(dev, bogus, 64, TO_DEVICE)).toBe(DMA_MAPPING_ERROR);
     expect(seen).toEqual([text, bogus]);
     expect(k.vm.isKernelImage(seen[0]!)).toBe(true);
+  });
+});
+
+describe('a 24-bit ISA bus master (DMA_BIT_MASK(24))', () => {
+  function isaRig(cmdline: string) {
+    const k = new Kernel(new Machine({ arch: 'x86_64', ramSize: 512 * MIB }), { cmdline });
+    const dev = k.devices.isaDeviceAdd({ name: 'sb16', busMaster: true });
+    expect(k.dma.dmaSetMaskAndCoherent(dev, 0xff_ffffn)).toBe(0);
+    return { k, dev };
+  }
+
+  it('maps GFP_DMA memory below 16 MiB as is; memory above fails with the overflow warning', () => {
+    const { k, dev } = isaRig('');
+    expect(k.swiotlb).toBeNull(); // a 512 MiB PC needs no bounce pool
+    const a = k.dma.dmaMapSingle(
+      dev,
+      k.kmalloc.kmalloc(256, GFP_KERNEL | GFP_DMA)!,
+      256,
+      TO_DEVICE,
+    );
+    expect(k.dma.dmaMappingError(dev, a)).toBe(false);
+    expect(a + 255).toBeLessThan(16 * MIB);
+    const b = k.dma.dmaMapSingle(dev, k.kmalloc.kmalloc(256, GFP_KERNEL)!, 256, TO_DEVICE);
+    expect(k.dma.dmaMappingError(dev, b)).toBe(true);
+    expect(k.log.dmesg()).toMatch(/sb16\.0: DMA addr 0x[0-9a-f]+\+256 overflow \(mask ffffff,/);
+  });
+
+  it('under swiotlb=force even GFP_DMA memory fails: the pool lies above 16 MiB', () => {
+    const { k, dev } = isaRig('swiotlb=force');
+    const a = k.dma.dmaMapSingle(
+      dev,
+      k.kmalloc.kmalloc(256, GFP_KERNEL | GFP_DMA)!,
+      256,
+      TO_DEVICE,
+    );
+    expect(k.dma.dmaMappingError(dev, a)).toBe(true);
+    expect(k.log.dmesg()).toMatch(/sb16\.0: swiotlb addr 0x[0-9a-f]+\+256 overflow \(mask ffffff,/);
+    expect(k.swiotlb?.totalUsed).toBe(0);
   });
 });

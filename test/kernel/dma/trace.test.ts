@@ -164,6 +164,14 @@ const PARSERS: Record<string, readonly [RegExp, FieldParser]> = {
       unmappedSize: Number(m[3]),
     }),
   ],
+  add_device_to_group: [
+    /^IOMMU: groupID=(\d+) device=(\S+)$/,
+    (m) => ({ event: 'add_device_to_group', groupId: Number(m[1]), device: m[2]! }),
+  ],
+  attach_device_to_domain: [
+    /^IOMMU: device=(\S+)$/,
+    (m) => ({ event: 'attach_device_to_domain', device: m[1]! }),
+  ],
   swiotlb_bounced: [
     new RegExp(`^dev_name: (\\S+) dma_mask=${HEX} dev_addr=${HEX} size=(\\d+) (FORCE|NORMAL)$`),
     (m) => ({
