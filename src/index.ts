@@ -58,3 +58,7 @@ export {
 export type { DmaPool } from './kernel/mm/dmapool.js';
 export * from './kernel/lib/scatterlist.js';
 export { U64_MAX, DMA_MASK_32 } from './kernel/device/dma-mask.js';
+export { DmaDebug } from './check/dma-debug.js';
+export type { DmaDebugOptions } from './check/dma-debug.js';
+export { FindingList } from './check/findings.js';
+export type { Finding, FindingsJson } from './check/findings.js';

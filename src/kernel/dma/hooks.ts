@@ -44,6 +44,10 @@ export interface DmaDebugHooks {
   mappingError(dev: Device, dmaAddr: DmaAddr): void;
   syncSingleForCpu(dev: Device, dmaAddr: DmaAddr, size: number, dir: DmaDataDirection): void;
   syncSingleForDevice(dev: Device, dmaAddr: DmaAddr, size: number, dir: DmaDataDirection): void;
+  /** After dma_sync_sg_for_cpu of `nelems` entries (debug_dma_sync_sg_for_cpu). */
+  syncSgForCpu(dev: Device, sgl: Scatterlist, nelems: number, dir: DmaDataDirection): void;
+  /** After dma_sync_sg_for_device (debug_dma_sync_sg_for_device). */
+  syncSgForDevice(dev: Device, sgl: Scatterlist, nelems: number, dir: DmaDataDirection): void;
   /** After dma_map_sg returned `ents` segments for `nents` entries (debug_dma_map_sg). */
   mapSg(
     dev: Device,
@@ -71,6 +75,8 @@ export const NO_DMA_DEBUG: DmaDebugHooks = {
   mappingError: () => undefined,
   syncSingleForCpu: () => undefined,
   syncSingleForDevice: () => undefined,
+  syncSgForCpu: () => undefined,
+  syncSgForDevice: () => undefined,
   mapSg: () => undefined,
   unmapSg: () => undefined,
   allocCoherent: () => undefined,

@@ -139,6 +139,8 @@ export function syncSg(
       sizes: list.map((sg) => sg.dmaLength),
     });
   }
+  if (forCpu) d.debug.syncSgForCpu(dev, sgl, nelems, dir);
+  else d.debug.syncSgForDevice(dev, sgl, nelems, dir);
 }
 
 /**

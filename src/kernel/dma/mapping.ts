@@ -41,7 +41,7 @@ import type { IommuDma } from './iommu.js';
 import type { MaskEnv } from './masks.js';
 import type { Gfp } from '../mm/gfp.js';
 import type { DmaDebugHooks, DmaTraceBus } from './hooks.js';
-import { traceDmaMap, traceDmaUnmap } from './hooks.js';
+import { NO_DMA_DEBUG, traceDmaMap, traceDmaUnmap } from './hooks.js';
 
 export { KernelBug } from '../bug.js';
 
@@ -775,9 +775,12 @@ export class DmaApi {
       this.needSync.add(dev);
   }
 
-  /** dma_dev_need_sync: dev->dma_skip_sync starts as dev_is_dma_coherent and a bounce clears it. */
+  /**
+   * dma_dev_need_sync: dev->dma_skip_sync starts as dev_is_dma_coherent and a bounce clears it;
+   * with CONFIG_DMA_API_DEBUG (a checker attached) no sync is skipped, so dma-debug sees them all.
+   */
   private devNeedSync(dev: Device): boolean {
-    return !dev.dmaCoherent || this.needSync.has(dev);
+    return !dev.dmaCoherent || this.needSync.has(dev) || this.d.debug !== NO_DMA_DEBUG;
   }
 }
 

@@ -1,0 +1,231 @@
+/**
+ * DOC: dma-debug's bookkeeping (kernel/dma/debug.c, Linux 6.12): one entry per live mapping in a
+ * hash of 16384 buckets keyed by bits 13 and up of the bus address, the kernel's best-fit lookups
+ * (exact for unmap, containing for sync, walking back through earlier buckets), and the active
+ * cacheline tracking that catches two streaming mappings of one cache line.
+ * MODEL: no entry pool (the kernel preallocates 65536 entries and grows a page at a time; the
+ * counters are kept, the memory is not), no saved stack trace (the API call that mapped stands in).
+ */
+import type { DmaAddr, PhysAddr } from '../lib/addr.js';
+import type { Device } from '../kernel/device/device.js';
+import { DmaDataDirection } from '../kernel/dma/direction.js';
+
+/** dma_debug_single ... dma_debug_resource: the API family that made an entry. */
+export type EntryType = 'single' | 'scatter-gather' | 'coherent' | 'resource';
+
+/** enum map_err_types. */
+export const enum MapErr {
+  CHECK_NOT_APPLICABLE = 0,
+  NOT_CHECKED = 1,
+  CHECKED = 2,
+}
+
+/** maperr2str. */
+export const MAP_ERR_NAMES = [
+  'dma map error check not applicable',
+  'dma map error not checked',
+  'dma map error checked',
+] as const;
+
+/** struct dma_debug_entry; also the `ref` the checks compare against. */
+export interface DebugEntry {
+  readonly dev: Device;
+  readonly dmaAddr: DmaAddr;
+  readonly size: number;
+  readonly type: EntryType;
+  readonly dir: DmaDataDirection;
+  /** 'nents' passed to dma_map_sg (0 for other types). */
+  readonly sgCallEnts: number;
+  /** What dma_map_sg returned (0 for other types). */
+  readonly sgMappedEnts: number;
+  readonly phys: PhysAddr;
+  /** Whether dma_mapping_error() was called on it; written by the mapping_error hook. */
+  mapErr: MapErr;
+  /** The API call that made it (the model's "Mapped at:" stack). */
+  readonly mappedAt: string;
+}
+
+export const HASH_SIZE = 16384;
+const HASH_FN_SHIFT = 13;
+const HASH_STEP = 2 ** HASH_FN_SHIFT;
+/** ACTIVE_CACHELINE_MAX_OVERLAP: the overlap count lives in three radix-tree tags. */
+export const ACTIVE_CACHELINE_MAX_OVERLAP = 7;
+
+/** hash_fn: bits 13..26 of the bus address (DMA_MAPPING_ERROR, all ones, lands in the last). */
+export function hashFn(dmaAddr: number): number {
+  return Math.floor(dmaAddr / HASH_STEP) & (HASH_SIZE - 1);
+}
+
+type Match = (ref: DebugEntry, e: DebugEntry) => boolean;
+
+const exactMatch: Match = (ref, e) => ref.dmaAddr === e.dmaAddr && ref.dev === e.dev;
+
+const containingMatch: Match = (ref, e) =>
+  ref.dev === e.dev && e.dmaAddr <= ref.dmaAddr && e.dmaAddr + e.size >= ref.dmaAddr + ref.size;
+
+/** The hash of live entries. */
+export class EntryHash {
+  private readonly buckets = new Map<number, DebugEntry[]>();
+  /** Live entries (what nr_total_entries - num_free_entries counts). */
+  nLive = 0;
+
+  /** hash_bucket_add: at the tail of its bucket. */
+  add(e: DebugEntry): void {
+    const idx = hashFn(e.dmaAddr);
+    let b = this.buckets.get(idx);
+    if (b === undefined) {
+      b = [];
+      this.buckets.set(idx, b);
+    }
+    b.push(e);
+    this.nLive++;
+  }
+
+  /** hash_bucket_del. */
+  remove(e: DebugEntry): void {
+    const idx = hashFn(e.dmaAddr);
+    const b = this.buckets.get(idx);
+    const i = b?.indexOf(e) ?? -1;
+    if (b === undefined || i < 0) return;
+    b.splice(i, 1);
+    if (b.length === 0) this.buckets.delete(idx);
+    this.nLive--;
+  }
+
+  /** bucket_find_exact: best fit among entries of the same device and address. */
+  findExact(ref: DebugEntry): DebugEntry | null {
+    return bestFit(this.buckets.get(hashFn(ref.dmaAddr)), ref, exactMatch);
+  }
+
+  /**
+   * bucket_find_contain: an entry containing [ref.dmaAddr, + ref.size), looking in the ref's
+   * bucket and then in earlier ones, as far back as address 0 or the whole table.
+   */
+  findContain(ref: DebugEntry): DebugEntry | null {
+    // DMA_MAPPING_ERROR is all ones in the kernel: the walk covers the whole table.
+    const limit =
+      ref.dmaAddr < 0 ? HASH_SIZE : Math.min(HASH_SIZE, Math.floor(ref.dmaAddr / HASH_STEP) + 1);
+    let addr: number = ref.dmaAddr;
+    for (let i = 0; i < limit; i++) {
+      const e = bestFit(this.buckets.get(hashFn(addr)), ref, containingMatch);
+      if (e !== null) return e;
+      addr -= HASH_STEP;
+    }
+    return null;
+  }
+
+  /** debug_dma_mapping_error: the first unchecked entry of `dev` at `dmaAddr` becomes checked. */
+  markChecked(dev: Device, dmaAddr: DmaAddr): void {
+    for (const e of this.buckets.get(hashFn(dmaAddr)) ?? []) {
+      if (e.dev === dev && e.dmaAddr === dmaAddr && e.mapErr === MapErr.NOT_CHECKED) {
+        e.mapErr = MapErr.CHECKED;
+        return;
+      }
+    }
+  }
+
+  /** Every live entry with its bucket index, in the order the kernel walks the table. */
+  *walk(): Generator<[number, DebugEntry]> {
+    for (const idx of [...this.buckets.keys()].sort((a, b) => a - b)) {
+      for (const e of this.buckets.get(idx) ?? []) yield [idx, e];
+    }
+  }
+}
+
+/**
+ * __hash_bucket_find: a perfect fit (size, type, direction and sg count equal) at once; else the
+ * best partial fit, but only when it is the sole candidate.
+ */
+function bestFit(
+  bucket: readonly DebugEntry[] | undefined,
+  ref: DebugEntry,
+  match: Match,
+): DebugEntry | null {
+  let best: DebugEntry | null = null;
+  let bestLvl = -1;
+  let matches = 0;
+  for (const e of bucket ?? []) {
+    if (!match(ref, e)) continue;
+    matches++;
+    const lvl =
+      Number(e.size === ref.size) +
+      Number(e.type === ref.type) +
+      Number(e.dir === ref.dir) +
+      Number(e.sgCallEnts === ref.sgCallEnts);
+    if (lvl === 4) return e;
+    if (lvl > bestLvl) {
+      bestLvl = lvl;
+      best = e;
+    }
+  }
+  return matches === 1 ? best : null;
+}
+
+/** What inserting a mapping's first cache line found. */
+export const enum CachelineInsert {
+  /** The line had no other active mapping (or the mapping is TO_DEVICE and not tracked). */
+  OK = 0,
+  /** -EEXIST: another active mapping covers the line. */
+  EEXIST = 1,
+  /** -EEXIST and the overlap counter overflowed its three tags. */
+  OVERFLOW = 2,
+}
+
+/**
+ * dma_active_cacheline: the first cache line of each live mapping that the device may write,
+ * with a count of extra mappings of the same line (at most ACTIVE_CACHELINE_MAX_OVERLAP).
+ */
+export class ActiveCachelines {
+  private readonly overlap = new Map<number, number>();
+
+  constructor(
+    /** L1_CACHE_BYTES. */
+    private readonly lineSize: number,
+  ) {}
+
+  /** to_cacheline_number: physical address / L1_CACHE_BYTES. */
+  cacheline(phys: PhysAddr): number {
+    return Math.floor(phys / this.lineSize);
+  }
+
+  /** active_cacheline_insert. */
+  insert(e: DebugEntry): CachelineInsert {
+    if (e.dir === DmaDataDirection.TO_DEVICE) return CachelineInsert.OK;
+    const cln = this.cacheline(e.phys);
+    const n = this.overlap.get(cln);
+    if (n === undefined) {
+      this.overlap.set(cln, 0);
+      return CachelineInsert.OK;
+    }
+    if (n + 1 > ACTIVE_CACHELINE_MAX_OVERLAP) return CachelineInsert.OVERFLOW;
+    this.overlap.set(cln, n + 1);
+    return CachelineInsert.EEXIST;
+  }
+
+  /** active_cacheline_remove: the line is idle when the last overlapping mapping goes. */
+  remove(e: DebugEntry): void {
+    if (e.dir === DmaDataDirection.TO_DEVICE) return;
+    const cln = this.cacheline(e.phys);
+    const n = this.overlap.get(cln);
+    if (n === undefined) return;
+    if (n === 0) this.overlap.delete(cln);
+    else this.overlap.set(cln, n - 1);
+  }
+}
+
+/**
+ * A new entry (dma_entry_alloc and its fields), or the `ref` an unmap or sync builds: type,
+ * addresses, size and direction; no sg counts; map error state not applicable by default.
+ */
+export function newEntry(
+  dev: Device,
+  type: EntryType,
+  phys: PhysAddr,
+  dmaAddr: DmaAddr,
+  size: number,
+  dir: DmaDataDirection,
+  mapErr: MapErr = MapErr.CHECK_NOT_APPLICABLE,
+  mappedAt = '',
+): DebugEntry {
+  return { dev, type, phys, dmaAddr, size, dir, sgCallEnts: 0, sgMappedEnts: 0, mapErr, mappedAt };
+}
