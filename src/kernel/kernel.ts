@@ -227,14 +227,7 @@ export class Kernel {
     this.iommu = new IommuCore({
       hw: machine.iommu,
       params: this.params.iommu,
-      tableMem: {
-        read(p, dst, off, len) {
-          mem.read(p, dst, off, len, MemAttr.CACHEABLE);
-        },
-        write(p, src, off, len) {
-          mem.write(p, src, off, len, MemAttr.CACHEABLE);
-        },
-      },
+      tableMem: mem.port(MemAttr.CACHEABLE),
       allocTable: () => {
         const table = this.allocContiguous(profile.pageSize, GFP_ATOMIC | __GFP_ZERO);
         // MODEL: the kernel fails the iommu_map with -ENOMEM; tables are tiny next to RAM.

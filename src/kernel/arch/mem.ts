@@ -5,6 +5,7 @@
  */
 import type { Machine } from '../../machine/machine.js';
 import type { MemAttr } from '../../machine/memory/attr.js';
+import type { MemPort } from '../../machine/memory/port.js';
 import type { KernelMemOps } from '../mm/types.js';
 
 const FILL_CHUNK = 4096;
@@ -28,5 +29,38 @@ export class CpuMemOps implements KernelMemOps {
 
   write(phys: number, src: Uint8Array, off: number, len: number, attr: MemAttr): void {
     this.machine.cpu.write(phys, src, off, len, attr);
+  }
+
+  /**
+   * A MemPort doing this object's read and write with attribute `attr`, plus the 8-byte
+   * little-endian entry accessors (Cpu.readLe64/writeLe64): the kernel's path to IOMMU page
+   * tables. Each access is made by the machine's current CPU at that time.
+   */
+  port(attr: MemAttr): MemPort {
+    return new CpuPort(this.machine, attr);
+  }
+}
+
+/** See CpuMemOps.port. */
+class CpuPort implements Required<MemPort> {
+  constructor(
+    private readonly machine: Machine,
+    private readonly attr: MemAttr,
+  ) {}
+
+  read(phys: number, dst: Uint8Array, off: number, len: number): void {
+    this.machine.cpu.read(phys, dst, off, len, this.attr);
+  }
+
+  write(phys: number, src: Uint8Array, off: number, len: number): void {
+    this.machine.cpu.write(phys, src, off, len, this.attr);
+  }
+
+  readLe64(phys: number, out: Uint32Array): void {
+    this.machine.cpu.readLe64(phys, out, this.attr);
+  }
+
+  writeLe64(phys: number, lo: number, hi: number): void {
+    this.machine.cpu.writeLe64(phys, lo, hi, this.attr);
   }
 }

@@ -67,6 +67,12 @@ export interface IommuDmaCookie {
   readonly fq: IovaFlushQueue | null;
 }
 
+/** A device's domain and its cookie (domainAndCookie). */
+export interface DomainAndCookie {
+  readonly domain: KernelIommuDomain;
+  readonly cookie: IommuDmaCookie;
+}
+
 export interface IommuDmaDeps {
   readonly core: IommuCore;
   readonly profile: ArchProfile;
@@ -111,6 +117,14 @@ function bitsPer(n: number): number {
   return n === 0 ? 1 : Math.floor(Math.log2(n)) + 1;
 }
 
+/**
+ * `a % IOVA_GRANULE`; with `&` for safe non-negative integers (the same value, without the
+ * floating-point fmod `%` takes for numbers above 2^31).
+ */
+function granuleOffset(a: number): number {
+  return Number.isSafeInteger(a) && a >= 0 ? a & (IOVA_GRANULE - 1) : a % IOVA_GRANULE;
+}
+
 function alignUp(n: number, a: number): number {
   return Math.ceil(n / a) * a;
 }
@@ -118,6 +132,10 @@ function alignUp(n: number, a: number): number {
 export class IommuDma implements DmaMapOps {
   readonly name = 'iommu';
   private readonly cookies = new WeakMap<KernelIommuDomain, IommuDmaCookie>();
+  /** domainAndCookie's answers by device, and the last one asked for. */
+  private readonly dcOf = new WeakMap<Device, DomainAndCookie>();
+  private lastDev: Device | null = null;
+  private lastDc: DomainAndCookie | null = null;
   /** dev->iommu->pci_32bit_workaround, per device. */
   private readonly pci32bit = new WeakSet<Device>();
   private readonly warned: DevWarnOnce;
@@ -145,14 +163,26 @@ export class IommuDma implements DmaMapOps {
     if (!this.cookies.has(domain)) this.cookies.set(domain, this.initDomain(domain));
   }
 
-  /** The device's domain and cookie; only devices set up by iommuSetupDmaOps get here. */
-  domainAndCookie(dev: Device): { domain: KernelIommuDomain; cookie: IommuDmaCookie } {
-    const domain = this.d.core.domainOf(dev);
-    const cookie = domain === null ? undefined : this.cookies.get(domain);
-    if (domain === null || cookie === undefined) {
-      throw new SimulatorBug(`${dev.name}: IOMMU DMA call for a device without a DMA domain`);
+  /**
+   * The device's domain and cookie; only devices set up by iommuSetupDmaOps get here. The result
+   * is the same object for every call with the same device: a device's group and domain are set
+   * once, at probe time, and a domain's cookie once, at setup.
+   */
+  domainAndCookie(dev: Device): DomainAndCookie {
+    if (dev === this.lastDev) return this.lastDc as DomainAndCookie;
+    let dc = this.dcOf.get(dev);
+    if (dc === undefined) {
+      const domain = this.d.core.domainOf(dev);
+      const cookie = domain === null ? undefined : this.cookies.get(domain);
+      if (domain === null || cookie === undefined) {
+        throw new SimulatorBug(`${dev.name}: IOMMU DMA call for a device without a DMA domain`);
+      }
+      dc = { domain, cookie };
+      this.dcOf.set(dev, dc);
     }
-    return { domain, cookie };
+    this.lastDev = dev;
+    this.lastDc = dc;
+    return dc;
   }
 
   /** The cookie of `dev`'s domain, for reports and tests (null when it has none). */
@@ -190,7 +220,7 @@ export class IommuDma implements DmaMapOps {
     if (dev.dmaParms.minAlignMask > IOVA_GRANULE - 1) {
       this.warned.warn(dev, 'Unsupported alignment constraint', 'dma-iommu.c __iommu_dma_map');
     }
-    const off = phys % IOVA_GRANULE;
+    const off = granuleOffset(phys);
     const len = alignUp(size + off, IOVA_GRANULE);
     if (len === 0) {
       // MODEL: the kernel rounds a zero-page IOVA request with roundup_pow_of_two(0), which is
@@ -214,7 +244,7 @@ export class IommuDma implements DmaMapOps {
    */
   iommuDmaUnmap(dev: Device, dma: number, size: number): void {
     const { domain, cookie } = this.domainAndCookie(dev);
-    const off = dma % IOVA_GRANULE;
+    const off = granuleOffset(dma);
     const iova = dma - off;
     const len = alignUp(size + off, IOVA_GRANULE);
     const unmapped = this.d.core.unmapFast(domain, iova, len);

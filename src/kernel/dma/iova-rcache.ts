@@ -38,6 +38,9 @@ export function flsLong(x: number): number {
   return high > 0 ? 64 - Math.clz32(high) : 32 - Math.clz32(x >>> 0);
 }
 
+/** Empty magazines kept for reuse per IovaRcaches. */
+const MAX_SPARE_MAGS = 8;
+
 /** A stack of up to IOVA_MAG_SIZE pfns (struct iova_magazine). */
 class IovaMagazine {
   /** Number of valid pfns at the bottom of `pfns`; written by push/pop. */
@@ -95,6 +98,11 @@ export interface IovaRcacheOptions {
 /** All size orders' caches of one IOVA domain. */
 export class IovaRcaches {
   private readonly rcaches: IovaRcache[] = [];
+  /**
+   * Empty magazines dropped by `get`, reused by `insert` instead of allocating (host-side only:
+   * the kernel frees and allocates them; no count or order the model shows depends on it).
+   */
+  private readonly spareMags: IovaMagazine[] = [];
   /** Set by destroy(): pending trims then do nothing (cancel_delayed_work_sync). */
   private dead = false;
 
@@ -129,7 +137,7 @@ export class IovaRcaches {
       if (c.prev.full) {
         rcache.depot.push(c.loaded);
         this.scheduleTrim(rcache);
-        c.loaded = new IovaMagazine();
+        c.loaded = this.spareMags.pop() ?? new IovaMagazine();
       } else {
         const t = c.prev;
         c.prev = c.loaded;
@@ -158,6 +166,7 @@ export class IovaRcaches {
       } else {
         const mag = rcache.depot.pop();
         if (mag === undefined) return 0;
+        if (this.spareMags.length < MAX_SPARE_MAGS) this.spareMags.push(c.loaded);
         c.loaded = mag;
       }
     }

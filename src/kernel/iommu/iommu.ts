@@ -14,6 +14,7 @@
  */
 import type { PhysAddr } from '../../lib/addr.js';
 import type { Iommu, IommuDomain } from '../../machine/iommu/iommu.js';
+import type { MapProt } from '../../machine/iommu/pagetable.js';
 import type { MemPort } from '../../machine/memory/port.js';
 import type { IommuParams } from '../cmdline.js';
 import type { Device } from '../device/device.js';
@@ -29,6 +30,14 @@ export const IOMMU_PRIV = 1 << 5;
 
 /** IOMMU page sizes of the VT-d second level: 4 KiB and 2 MiB (pgsize_bitmap). */
 export const IOMMU_PGSIZE_BITMAP = 0x1000 | 0x20_0000;
+
+/** The table rights of iommu_map by `prot & (IOMMU_READ | IOMMU_WRITE)`, superpages allowed. */
+const MAP_PROTS: readonly (MapProt | null)[] = [
+  null,
+  { read: true, write: false, superpage: true },
+  { read: false, write: true, superpage: true },
+  { read: true, write: true, superpage: true },
+];
 
 /** The default domain types, as /sys/kernel/iommu_groups/N/type names them. */
 export type IommuDomainType = 'DMA' | 'DMA-FQ' | 'identity';
@@ -156,9 +165,7 @@ export class IommuCore {
   map(domain: KernelIommuDomain, iova: number, paddr: number, size: number, prot: number): number {
     if ((iova | paddr | size) % 0x1000 !== 0 || size === 0) return -EINVAL;
     if ((prot & (IOMMU_READ | IOMMU_WRITE)) === 0) return -EINVAL;
-    const read = (prot & IOMMU_READ) !== 0;
-    const write = (prot & IOMMU_WRITE) !== 0;
-    domain.hw.map(iova, paddr, size, { read, write, superpage: true });
+    domain.hw.map(iova, paddr, size, MAP_PROTS[prot & (IOMMU_READ | IOMMU_WRITE)] as MapProt);
     this.d.wmb();
     this.d.trace({ event: 'map', iova, paddr, size });
     return 0;
@@ -195,7 +202,8 @@ export class IommuCore {
    * @returns the physical address, or 0 when nothing is mapped there (the kernel's convention)
    */
   iovaToPhys(domain: KernelIommuDomain, iova: number): PhysAddr {
-    return (domain.hw.lookup(iova)?.phys ?? 0) as PhysAddr;
+    const phys = domain.hw.physOf(iova);
+    return (phys < 0 ? 0 : phys) as PhysAddr;
   }
 
   /**

@@ -179,6 +179,42 @@ export class Cpu implements TimeListener {
     out[1] = this.scratchView.getUint32(4 - this.loHalf, this.le);
   }
 
+  /**
+   * Loads the 8 bytes at `phys` as a little-endian 64-bit value, whatever the CPU's byte order,
+   * into out[0] (bits 0..31) and out[1] (bits 32..63): the same access as `read` of 8 bytes
+   * (cache state, statistics and events), without the byte copy. For in-memory formats that
+   * are little-endian by definition, such as VT-d page-table entries.
+   */
+  readLe64(phys: number, out: Uint32Array, attr: MemAttr): void {
+    const s = this.fastSlot(phys, 8, attr, false);
+    if (s >= 0) {
+      const v = this.cache.view;
+      out[0] = v.getUint32(s, true);
+      out[1] = v.getUint32(s + 4, true);
+      return;
+    }
+    this.read(phys, this.scratch, 0, 8, attr);
+    out[0] = this.scratchView.getUint32(0, true);
+    out[1] = this.scratchView.getUint32(4, true);
+  }
+
+  /**
+   * Stores `lo` (bits 0..31) and `hi` (bits 32..63) at `phys` as a little-endian 64-bit value:
+   * the same access as `write` of those 8 bytes, without the byte copy.
+   */
+  writeLe64(phys: number, lo: number, hi: number, attr: MemAttr): void {
+    const s = this.fastSlot(phys, 8, attr, true);
+    if (s >= 0) {
+      const v = this.cache.view;
+      v.setUint32(s, lo, true);
+      v.setUint32(s + 4, hi, true);
+      return;
+    }
+    this.scratchView.setUint32(0, lo, true);
+    this.scratchView.setUint32(4, hi, true);
+    this.write(phys, this.scratch, 0, 8, attr);
+  }
+
   /** 64-bit load, exact (bigint). */
   readU64(phys: number, attr = MemAttr.CACHEABLE): bigint {
     const s = this.fastSlot(phys, 8, attr, false);

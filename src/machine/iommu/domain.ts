@@ -43,6 +43,11 @@ export class IommuDomain {
     return this.table('lookup').lookup(iova);
   }
 
+  /** Physical address of `iova` by a software walk, or -1 when not mapped (no allocation). */
+  physOf(iova: number): number {
+    return this.table('lookup').physOf(iova);
+  }
+
   private table(op: string): IoPageTable {
     if (this.pageTable === undefined) {
       throw new ConfigError(

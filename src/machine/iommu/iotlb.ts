@@ -226,12 +226,36 @@ export class Iotlb {
   /** Drops the entries of `domainId` that overlap [iova, iova + len); returns how many. */
   invalidateRange(domainId: number, iova: number, len: number): number {
     const end = iova + len;
+    if (this.nLarge === 0 && len > 0 && len <= this.nSets * PAGE_SIZE) {
+      return this.invalidateSmallRange(domainId, iova, end);
+    }
     let n = 0;
     for (let s = 0; s < this.nEntries; s++) {
       const hi = this.tags[2 * s + 1] as number;
       if (hi === 0 || hi >>> 16 !== domainId) continue;
       const base = this.slotIova(s);
       if (base < end && base + (SIZES[hi & 3] as number) > iova) n += this.drop(s);
+    }
+    this.nInvalidated += n;
+    return n;
+  }
+
+  /**
+   * invalidateRange while every entry is a 4 KiB one and the range spans at most one page per
+   * set: an entry overlapping the range is the one of a page in it, in that page's set, so only
+   * those sets are scanned. Drops exactly the entries the full scan would.
+   */
+  private invalidateSmallRange(domainId: number, iova: number, end: number): number {
+    const tags = this.tags;
+    const ways = this.ways;
+    let n = 0;
+    for (let page = Math.floor(iova / PAGE_SIZE); page * PAGE_SIZE < end; page++) {
+      const lo = page | 0;
+      const hi = tagHigh(domainId, page * PAGE_SIZE, 0);
+      const first = (lo & this.setMask) * ways;
+      for (let s = first, last = first + ways; s < last; s++) {
+        if (tags[2 * s] === lo && tags[2 * s + 1] === hi) n += this.drop(s);
+      }
     }
     this.nInvalidated += n;
     return n;

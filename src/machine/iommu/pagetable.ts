@@ -38,6 +38,9 @@ const LEVEL_SIZES: readonly number[] = [0, 1, 2, 3, 4, 5].map(
   (l) => 2 ** (PAGE_SHIFT + 9 * (l - 1)),
 );
 
+/** 1 / LEVEL_SIZES[level]: exact powers of two, so a product by one is an exact quotient. */
+const LEVEL_SCALES = Float64Array.from(LEVEL_SIZES, (size) => (size === 0 ? 0 : 1 / size));
+
 /** Bytes covered by one entry of a level (1 = 4 KiB page, 2 = 2 MiB, 3 = 1 GiB, ...). */
 export function levelSize(level: number): number {
   return LEVEL_SIZES[level] as number;
@@ -66,30 +69,57 @@ export interface Translation {
   readonly write: boolean;
 }
 
-/** Reads and writes one 64-bit entry as two 32-bit halves, so no bigint is needed. */
+/** A port with the optional 64-bit entry accessors. */
+type Le64Port = Required<MemPort>;
+
+/**
+ * Reads and writes one 64-bit entry as two 32-bit halves, so no bigint is needed. A port with
+ * readLe64/writeLe64 takes them (the same access without the byte copy); others get 8 bytes.
+ */
 class PteIo {
   /** Low and high 32 bits of the entry last read. */
   lo = 0;
   hi = 0;
   private readonly buf = new Uint8Array(PTE_SIZE);
   private readonly view = new DataView(this.buf.buffer);
+  private readonly halves = new Uint32Array(2);
+  /** The port again when it has readLe64 and writeLe64, else null. */
+  private readonly le64: Le64Port | null;
 
-  constructor(private readonly mem: MemPort) {}
+  constructor(private readonly mem: MemPort) {
+    this.le64 =
+      mem.readLe64 !== undefined && mem.writeLe64 !== undefined ? (mem as Le64Port) : null;
+  }
 
   read(entryAddr: number): void {
+    if (this.le64 !== null) {
+      const h = this.halves;
+      this.le64.readLe64(entryAddr, h);
+      this.lo = h[0] as number;
+      this.hi = h[1] as number;
+      return;
+    }
     this.mem.read(entryAddr, this.buf, 0, PTE_SIZE);
     this.lo = this.view.getUint32(0, true);
     this.hi = this.view.getUint32(4, true);
   }
 
   write(entryAddr: number, addr: number, bits: number): void {
-    this.view.setUint32(0, (addr % TWO_32) | bits, true);
-    this.view.setUint32(4, Math.floor(addr / TWO_32), true);
-    this.mem.write(entryAddr, this.buf, 0, PTE_SIZE);
+    // `>>> 0` is `addr % 2^32` for a safe non-negative integer, without a floating-point fmod.
+    this.put(entryAddr, ((addr >>> 0) | bits) >>> 0, Math.floor(addr / TWO_32));
   }
 
   clear(entryAddr: number): void {
-    this.buf.fill(0);
+    this.put(entryAddr, 0, 0);
+  }
+
+  private put(entryAddr: number, lo: number, hi: number): void {
+    if (this.le64 !== null) {
+      this.le64.writeLe64(entryAddr, lo, hi);
+      return;
+    }
+    this.view.setUint32(0, lo, true);
+    this.view.setUint32(4, hi, true);
     this.mem.write(entryAddr, this.buf, 0, PTE_SIZE);
   }
 
@@ -101,7 +131,8 @@ class PteIo {
 
 /** Address of the entry for `iova` in the table at `table`, at `level`. */
 function entryAt(table: number, iova: number, level: number): number {
-  return table + (Math.floor(iova / levelSize(level)) & (ENTRIES - 1)) * PTE_SIZE;
+  // iova * 2^-k is the exact quotient, and `&` truncates it as Math.floor would (iova >= 0).
+  return table + ((iova * (LEVEL_SCALES[level] as number)) & (ENTRIES - 1)) * PTE_SIZE;
 }
 
 /** Entries of the walker's paging-structure cache (a power of two). */
@@ -130,7 +161,11 @@ export class PageWalker {
    * Direct-mapped by region; cleared by every invalidation request, as VT-d's page- and
    * domain-selective invalidations without IH clear it.
    */
-  private readonly pscRoot = new Float64Array(PSC_ENTRIES).fill(-1);
+  private readonly pscRoot = new Float64Array(PSC_ENTRIES);
+  /** Per entry: the generation it was filled in; it is valid only while that is `pscGen`. */
+  private readonly pscFilled = new Float64Array(PSC_ENTRIES);
+  /** Bumped by every invalidation, so emptying the cache takes no loop. Starts above 0. */
+  private pscGen = 1;
   private readonly pscRegion = new Float64Array(PSC_ENTRIES);
   private readonly pscTable = new Float64Array(PSC_ENTRIES);
   private readonly pscRights = new Uint8Array(PSC_ENTRIES);
@@ -147,7 +182,11 @@ export class PageWalker {
   walk(root: number, levels: number, iova: number): number {
     const region = Math.floor(iova / BLOCK_2M);
     const i = region & (PSC_ENTRIES - 1);
-    if (this.pscRoot[i] === root && this.pscRegion[i] === region) {
+    if (
+      this.pscFilled[i] === this.pscGen &&
+      this.pscRoot[i] === root &&
+      this.pscRegion[i] === region
+    ) {
       this.cachedWalks++;
       return this.descend(this.pscTable[i] as number, 1, iova, this.pscRights[i] as number, root);
     }
@@ -157,7 +196,7 @@ export class PageWalker {
 
   /** Empties the paging-structure cache. */
   invalidateCache(): void {
-    this.pscRoot.fill(-1);
+    this.pscGen++;
   }
 
   private descend(table: number, from: number, iova: number, rights: number, root: number): number {
@@ -182,6 +221,7 @@ export class PageWalker {
   private remember(root: number, iova: number, table: number, rights: number): void {
     const region = Math.floor(iova / BLOCK_2M);
     const i = region & (PSC_ENTRIES - 1);
+    this.pscFilled[i] = this.pscGen;
     this.pscRoot[i] = root;
     this.pscRegion[i] = region;
     this.pscTable[i] = table;
@@ -219,6 +259,10 @@ export class IoPageTable {
   private readonly walker: PageWalker;
   /** Address of the entry `descend` stopped at. */
   private lastEntry = 0;
+  /** `span`, computed once. */
+  private readonly spanBytes: number;
+  /** Where the tables' reach ends: min(span, 2^52). */
+  private readonly limit: number;
   /** Table pages taken from allocTable so far (they are never given back; see MODEL above). */
   tablePages = 0;
 
@@ -227,6 +271,8 @@ export class IoPageTable {
     this.allocTable = opts.allocTable;
     this.pte = new PteIo(opts.mem);
     this.walker = new PageWalker(opts.mem);
+    this.spanBytes = levelSize(this.levels + 1);
+    this.limit = Math.min(this.spanBytes, ADDR_LIMIT);
     this.root = this.newTable();
   }
 
@@ -242,12 +288,8 @@ export class IoPageTable {
    */
   map(iova: number, phys: number, size: number, prot: MapProt): void {
     this.checkRange('map', iova, size);
-    checkAligned('map', 'phys', phys);
-    if (phys + size > ADDR_LIMIT) {
-      throw new ConfigError(`iommu map: phys ${hex(phys)} + size ${hex(size)} passes 2^52`);
-    }
-    if (!prot.read && !prot.write) {
-      throw new ConfigError(`iommu map: IOVA ${hex(iova)} with neither read nor write; give one`);
+    if (!isPageAligned(phys) || phys + size > ADDR_LIMIT || (!prot.read && !prot.write)) {
+      mapArgError(iova, phys, size);
     }
     const bits = (prot.read ? PTE_R : 0) | (prot.write ? PTE_W : 0);
     let done = 0;
@@ -256,8 +298,8 @@ export class IoPageTable {
       const pa = phys + done;
       const block =
         prot.superpage === true &&
-        va % BLOCK_2M === 0 &&
-        pa % BLOCK_2M === 0 &&
+        (va & (BLOCK_2M - 1)) === 0 &&
+        (pa & (BLOCK_2M - 1)) === 0 &&
         size - done >= BLOCK_2M;
       let r = block ? this.place(va, pa, 2, bits | PTE_PS) : HAS_TABLE;
       if (r === PLACED) {
@@ -311,6 +353,17 @@ export class IoPageTable {
     };
   }
 
+  /**
+   * The physical address of `iova` by the same software walk as `lookup`, or -1 when it is not
+   * mapped; allocates nothing.
+   */
+  physOf(iova: number): number {
+    if (!Number.isSafeInteger(iova) || iova < 0 || iova >= this.spanBytes) return -1;
+    const w = this.walker;
+    if (w.walk(this.root, this.levels, iova) <= 0) return -1;
+    return w.pageBase + (iova & (w.pageSize - 1)); // `&`: exact, and no fmod above 2^31
+  }
+
   /** Goes down towards `iova` until a leaf or a non-present entry; returns that level. */
   private descend(iova: number): number {
     let table = this.root;
@@ -358,23 +411,46 @@ export class IoPageTable {
     return table;
   }
 
+  /** Throws unless [iova, iova + size) is a non-empty page-aligned range the tables reach. */
   private checkRange(op: string, iova: number, size: number): void {
+    if (isPageAligned(iova) && isPageAligned(size) && size !== 0 && iova + size <= this.limit) {
+      return;
+    }
+    this.rangeError(op, iova, size);
+  }
+
+  /** The error checkRange reports (kept out of it so the hot check stays small). */
+  private rangeError(op: string, iova: number, size: number): never {
     checkAligned(op, 'IOVA', iova);
     checkAligned(op, 'size', size);
     if (size === 0) throw new ConfigError(`iommu ${op}: size 0 at IOVA ${hex(iova)}; give >= 4096`);
-    const limit = Math.min(this.span, ADDR_LIMIT);
-    if (iova + size > limit) {
-      throw new ConfigError(
-        `iommu ${op}: IOVA ${hex(iova)} + size ${hex(size)} passes ${hex(limit)}, the end of the ${this.levels}-level tables' reach`,
-      );
-    }
+    throw new ConfigError(
+      `iommu ${op}: IOVA ${hex(iova)} + size ${hex(size)} passes ${hex(this.limit)}, the end of the ${this.levels}-level tables' reach`,
+    );
   }
 }
 
-function checkAligned(op: string, what: string, v: number): void {
-  if (!Number.isSafeInteger(v) || v < 0 || v % PAGE_SIZE !== 0) {
-    throw new ConfigError(
-      `iommu ${op}: ${what} ${Number.isInteger(v) ? hex(v) : String(v)} must be a non-negative multiple of 4096 below 2^52; align it to the page`,
-    );
+/** The error of a map whose phys or rights are bad (the range passed checkRange). */
+function mapArgError(iova: number, phys: number, size: number): never {
+  checkAligned('map', 'phys', phys);
+  if (phys + size > ADDR_LIMIT) {
+    throw new ConfigError(`iommu map: phys ${hex(phys)} + size ${hex(size)} passes 2^52`);
   }
+  throw new ConfigError(`iommu map: IOVA ${hex(iova)} with neither read nor write; give one`);
+}
+
+/** A safe non-negative integer multiple of 4096. */
+function isPageAligned(v: number): boolean {
+  // `&` keeps the low 32 bits of a safe integer exactly, and needs no fmod above 2^31.
+  return Number.isSafeInteger(v) && v >= 0 && (v & (PAGE_SIZE - 1)) === 0;
+}
+
+function checkAligned(op: string, what: string, v: number): void {
+  if (!isPageAligned(v)) alignError(op, what, v);
+}
+
+function alignError(op: string, what: string, v: number): never {
+  throw new ConfigError(
+    `iommu ${op}: ${what} ${Number.isInteger(v) ? hex(v) : String(v)} must be a non-negative multiple of 4096 below 2^52; align it to the page`,
+  );
 }
