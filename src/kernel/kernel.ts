@@ -235,7 +235,7 @@ export class Kernel {
           throw new ConfigError('out of memory for IOMMU page tables; give the machine more RAM');
         return table;
       },
-      trace: this.dmaTrace.emit,
+      trace: this.dmaTrace,
       wmb: () => {
         machine.cpu.wmb();
       },

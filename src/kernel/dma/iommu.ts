@@ -387,6 +387,7 @@ export class IommuDma implements DmaMapOps {
   /** Syncs matter for a non-coherent device or a bounced buffer. */
   needSync(dev: Device, addr: DmaAddr): boolean {
     if (!dev.dmaCoherent) return true;
+    if (this.d.swiotlb === null) return false;
     const phys = this.d.core.iovaToPhys(this.domainAndCookie(dev).domain, addr);
     return isSwiotlbBuffer(this.d.swiotlb, phys);
   }

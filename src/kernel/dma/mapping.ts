@@ -771,8 +771,8 @@ export class DmaApi {
 
   /** dma_reset_need_sync: a bounced mapping makes the device's syncs count from now on. */
   private markNeedSync(dev: Device, addr: DmaAddr): void {
-    if (addr !== DMA_MAPPING_ERROR && this.getDmaOps(dev).needSync(dev, addr))
-      this.needSync.add(dev);
+    if (!dev.dmaCoherent || this.needSync.has(dev) || addr === DMA_MAPPING_ERROR) return;
+    if (this.getDmaOps(dev).needSync(dev, addr)) this.needSync.add(dev);
   }
 
   /**

@@ -86,7 +86,8 @@ export interface IommuCoreDeps {
   readonly tableMem: MemPort;
   /** A zeroed page for a page table (GFP_ATOMIC | __GFP_ZERO); its physical address. */
   readonly allocTable: () => number;
-  readonly trace: (ev: IommuTraceEvent) => void;
+  /** The tracepoints' bus: `on` says whether anyone listens, so no record is built otherwise. */
+  readonly trace: { readonly on: boolean; emit(ev: IommuTraceEvent): void };
   /**
    * wmb(): makes the table stores visible to the unit's walker. On weak profiles they could sit
    * in the CPU's store buffer; drivers order them before any use (qi_submit_sync, the SMMU's
@@ -140,9 +141,10 @@ export class IommuCore {
     const group: IommuGroup = { id: this.nextGroupId++, devices: [dev], domain };
     this.groups.set(dev, group);
     dev.iommuGroup = group;
-    this.d.trace({ event: 'add_device_to_group', groupId: group.id, device: dev.name });
+    if (this.d.trace.on)
+      this.d.trace.emit({ event: 'add_device_to_group', groupId: group.id, device: dev.name });
     hw.attach(port.requesterId, dev.name, domain.hw);
-    this.d.trace({ event: 'attach_device_to_domain', device: dev.name });
+    if (this.d.trace.on) this.d.trace.emit({ event: 'attach_device_to_domain', device: dev.name });
     return group;
   }
 
@@ -167,7 +169,7 @@ export class IommuCore {
     if ((prot & (IOMMU_READ | IOMMU_WRITE)) === 0) return -EINVAL;
     domain.hw.map(iova, paddr, size, MAP_PROTS[prot & (IOMMU_READ | IOMMU_WRITE)] as MapProt);
     this.d.wmb();
-    this.d.trace({ event: 'map', iova, paddr, size });
+    if (this.d.trace.on) this.d.trace.emit({ event: 'map', iova, paddr, size });
     return 0;
   }
 
@@ -180,7 +182,7 @@ export class IommuCore {
   unmapFast(domain: KernelIommuDomain, iova: number, size: number): number {
     const unmapped = domain.hw.unmap(iova, size);
     this.d.wmb();
-    this.d.trace({ event: 'unmap', iova, size, unmappedSize: unmapped });
+    if (this.d.trace.on) this.d.trace.emit({ event: 'unmap', iova, size, unmappedSize: unmapped });
     return unmapped;
   }
 
