@@ -23,8 +23,12 @@ export interface Finding {
   readonly vaddr?: string;
   /** Bytes the call named. */
   readonly size?: number;
-  /** Simulated time of the call, in ns. */
+  /** Simulated time of the call (of the access, for the coherence checker), in ns. */
   readonly time: number;
+  /** The call that made the mapping involved, when the checker knows it (coherence checker). */
+  readonly origin?: string;
+  /** One line saying what to change (coherence checker). */
+  readonly fix?: string;
   /** Whether it reached the kernel log (error limit and driver filter let it through). */
   readonly printed: boolean;
 }
