@@ -13,6 +13,7 @@ import {
   benchMapIommuStrict,
   benchMapSwiotlb,
 } from './dma/map.js';
+import { benchCheckOverhead } from './check/overhead.js';
 import type { Benchmark } from './types.js';
 
 export const BENCHMARKS: readonly Benchmark[] = [
@@ -30,4 +31,5 @@ export const BENCHMARKS: readonly Benchmark[] = [
   { name: 'dma/map-swiotlb', run: benchMapSwiotlb },
   { name: 'dma/map-iommu-strict', run: benchMapIommuStrict },
   { name: 'dma/map-iommu-lazy', run: benchMapIommuLazy },
+  { name: 'check/overhead', run: benchCheckOverhead },
 ];
