@@ -63,6 +63,19 @@ export type { DmaDebugOptions } from './check/dma-debug.js';
 export { CoherenceChecker } from './check/coherence.js';
 export type { CoherenceOptions } from './check/coherence.js';
 export type { CoherenceKind } from './check/coherence-report.js';
+export { IommuExposure } from './check/iommu-exposure.js';
+export type { IommuExposureJson, IommuExposureOptions } from './check/iommu-exposure.js';
+export type {
+  ExposedRange,
+  ExposureReport,
+  IommuExposureKind,
+  MappingExposure,
+  RogueReach,
+  RogueReport,
+  StaleAccess,
+  StaleWindow,
+} from './check/iommu-exposure-report.js';
+export type { Resident, ResidentKind } from './check/iommu-residents.js';
 export { chainDmaDebugHooks } from './check/hooks-chain.js';
 export { FindingList } from './check/findings.js';
 export type { Finding, FindingsJson } from './check/findings.js';

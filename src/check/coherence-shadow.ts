@@ -108,7 +108,7 @@ export class ShadowTable {
     let bad: Span | null = null;
     this.eachPiece(phys, len, (line, a, n) => {
       const s = this.lines.get(line);
-      const at = s === undefined ? -1 : residentAt(this.d.cache, line);
+      const at = s === undefined ? -1 : this.d.cache.peekLine(line);
       if (bad !== null || s === undefined || at < 0) return;
       const data = this.d.cache.data;
       for (let i = a; i < a + n; i++) {
@@ -129,7 +129,7 @@ export class ShadowTable {
     let bad: Span | null = null;
     this.eachPiece(phys, len, (line, a, n) => {
       if (bad !== null || !this.d.cache.state(line * this.ls).dirty) return;
-      const at = residentAt(this.d.cache, line);
+      const at = this.d.cache.peekLine(line);
       this.d.ram.read(line * this.ls, this.ramBuf, 0, this.ls);
       const data = this.d.cache.data;
       for (let i = a; i < a + n; i++) {
@@ -213,15 +213,4 @@ function span(base: number, n: number, pred: (i: number) => boolean): Span | nul
     last = i;
   }
   return first < 0 ? null : { phys: base + first, len: last - first + 1 };
-}
-
-/**
- * Offset in cache.data of resident `line`, or -1; looked up without counting a use.
- * MODEL: recomputes DataCache's slot layout (way-major data array), as the cache offers no
- * side-effect-free peek at a line's bytes; a `DataCache.peek(line)` would remove this.
- */
-function residentAt(cache: DataCache, line: number): number {
-  const s = cache.find(line);
-  if (s < 0) return -1;
-  return ((s % cache.ways) * cache.nSets + Math.floor(s / cache.ways)) * cache.lineSize;
 }

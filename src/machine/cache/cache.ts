@@ -335,6 +335,35 @@ export class DataCache {
     return { present: s >= 0, dirty: s >= 0 && this.dirty[s] === 1 };
   }
 
+  /**
+   * Offset in `data` of resident `line`, or -1. A look only: no LRU stamp, statistic, MRU line,
+   * fill or event changes, so checkers can compare a line's bytes without disturbing the cache.
+   */
+  peekLine(line: number): number {
+    const s = this.find(line);
+    return s < 0 ? -1 : (this.at[s] as number);
+  }
+
+  /**
+   * The bytes a cacheable CPU load of [phys, phys+len) would get from this cache level — each
+   * line's cached bytes if resident, else RAM's — into dst[off..], changing nothing (see
+   * peekLine). Stores still posted in a CPU's store or write-combining buffer are not included.
+   */
+  peek(phys: number, dst: Uint8Array, off: number, len: number): void {
+    const ls = this.lineSize;
+    while (len > 0) {
+      const line = Math.floor(phys / ls);
+      const inLine = phys - line * ls;
+      const n = Math.min(len, ls - inLine);
+      const at = this.peekLine(line);
+      if (at < 0) this.ram.read(phys, dst, off, n);
+      else dst.set(this.data.subarray(at + inLine, at + inLine + n), off);
+      phys += n;
+      off += n;
+      len -= n;
+    }
+  }
+
   /** Writes dirty lines of [phys, phys+len) back to RAM; they stay resident. Returns lines cleaned. */
   clean(phys: number, len: number): number {
     return this.forEachResident(
