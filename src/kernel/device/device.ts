@@ -2,7 +2,8 @@
  * struct device, the DMA-relevant part (include/linux/device.h, Linux 6.12): name, bus, bound
  * driver, dma_mask and coherent_dma_mask, bus_dma_limit, dma_range_map, dma_coherent, dma_parms,
  * the IOMMU group, devres, and the machine port its hardware masters the bus through. The DMA
- * layer (a later issue) reads and sets these fields; this file only stores them.
+ * layer (kernel/dma) and the IOMMU core (kernel/iommu) read and set these fields; this file only
+ * stores them.
  * MODEL: dev->dma_mask is never a NULL pointer (all three buses give their devices one).
  */
 import { SimulatorBug } from '../../lib/errors.js';

@@ -9,8 +9,8 @@
  * allocator. Per-device coherent pools (kernel/dma/coherent.c) are tried by the caller first.
  *
  * DMA_ATTR_NO_KERNEL_MAPPING is served by the dispatcher (mapping-pages.ts) from the same pages.
- * MODEL: not yet modelled: memory encryption, restricted SWIOTLB pools. A non-coherent device on x86 or PReP (no
- * CONFIG_DMA_DIRECT_REMAP: the kernel refuses with "coherent DMA allocations not supported on
+ * MODEL: not modelled: memory encryption, restricted SWIOTLB pools. A non-coherent device on x86
+ * or PReP (no CONFIG_DMA_DIRECT_REMAP: the kernel refuses with "coherent DMA allocations not supported on
  * this platform") gets a remap as on arm64, and never the atomic pools.
  */
 import type { DmaAddr, PhysAddr, VirtAddr } from '../../lib/addr.js';
