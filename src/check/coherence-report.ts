@@ -15,6 +15,17 @@ export type CoherenceKind =
   | 'wc-not-drained'
   | 'missing-barrier';
 
+/** One bit per kind, for a buffer's set of kinds already reported. */
+export const KIND_BIT: Readonly<Record<CoherenceKind, number>> = {
+  'stale-cpu-read': 1,
+  'stale-device-read': 2,
+  'lost-device-write': 4,
+  'cpu-access-device-owned': 8,
+  'device-access-unowned': 16,
+  'wc-not-drained': 32,
+  'missing-barrier': 64,
+};
+
 /** The three addresses and the size of what a finding is about; -1 where unknown. */
 export interface Place {
   readonly vaddr: number;

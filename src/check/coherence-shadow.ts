@@ -168,6 +168,11 @@ export class ShadowTable {
     this.eachPiece(phys, len, (line) => this.lines.get(line)?.cpuMask.fill(0));
   }
 
+  /** Whether no line has a shadow or posted stores (nothing to forget). */
+  get empty(): boolean {
+    return this.lines.size === 0 && this.wc.size === 0 && this.sb.size === 0;
+  }
+
   /** Forgets a line no tracked buffer uses any more. */
   forget(line: number): void {
     this.lines.delete(line);

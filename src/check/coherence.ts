@@ -36,8 +36,8 @@ import type { Scatterlist } from '../kernel/lib/scatterlist.js';
 import { DmaStatus } from '../machine/events.js';
 import type { MachineEvent } from '../machine/events.js';
 import { MemAttr } from '../machine/memory/attr.js';
-import { Owner, OwnerTable } from './coherence-owners.js';
-import type { CpuRange, Tracked, TrackedType } from './coherence-owners.js';
+import { MapCall, Owner, OwnerTable } from './coherence-owners.js';
+import type { CpuRange, Tracked, TrackedInit, TrackedType } from './coherence-owners.js';
 import * as say from './coherence-report.js';
 import type { CoherenceKind, Place } from './coherence-report.js';
 import { ShadowTable } from './coherence-shadow.js';
@@ -51,6 +51,9 @@ export interface CoherenceOptions {
   /** Add the caller's source location to each mapping's origin (a JS stack walk per map). */
   readonly callerLocations?: boolean;
 }
+
+/** A resource mapping's CPU ranges: none (MMIO). */
+const NO_RANGES: readonly CpuRange[] = [];
 
 type CpuEvent = Extract<MachineEvent, { kind: 'cpu' }>;
 type DmaEvent = Extract<MachineEvent, { kind: 'dma' }>;
@@ -74,8 +77,14 @@ interface Suspect {
 export class CoherenceChecker implements DmaDebugHooks {
   private readonly list = new FindingList();
   private env: Env | null = null;
-  /** dma_map_single's pointer, from mapSingle until the mapPhys that follows it. */
-  private single: { dev: Device; ptr: VirtAddr; size: number } | null = null;
+  /** dma_map_single's device, pointer and size, from mapSingle until the mapPhys that follows. */
+  private singleDev: Device | null = null;
+  private singlePtr = 0;
+  private singleSize = 0;
+  /** What track() hands to OwnerTable.fresh (reused). */
+  private init: TrackedInit | null = null;
+  /** What onCpu() collects: the buffers an access touches (reused). */
+  private readonly seen: Tracked[] = [];
   private suspect: Suspect | null = null;
   /** A CPU load of a bounce slot: the store that follows to this buffer is SWIOTLB's copy. */
   private bounceStore: { t: Tracked; len: number } | null = null;
@@ -118,7 +127,10 @@ export class CoherenceChecker implements DmaDebugHooks {
   // ---- the DMA layer's calls (DmaDebugHooks) ------------------------------------------------
 
   mapSingle(dev: Device, ptr: VirtAddr, size: number): void {
-    if (this.env !== null) this.single = { dev, ptr, size };
+    if (this.env === null) return;
+    this.singleDev = dev;
+    this.singlePtr = ptr;
+    this.singleSize = size;
   }
 
   mapPhys(
@@ -130,17 +142,14 @@ export class CoherenceChecker implements DmaDebugHooks {
     _attrs: number,
   ): void {
     const env = this.env;
-    const single = this.single;
-    this.single = null;
+    const fromSingle = this.singleDev === dev && this.singleSize === size;
+    const ptr = this.singlePtr;
+    this.singleDev = null;
     if (env === null || dmaAddr === DMA_MAPPING_ERROR) return;
-    const d = dirName(dir);
-    const fromSingle = single !== null && single.dev === dev && single.size === size;
-    const vaddr = fromSingle ? single.ptr : this.linearVa(env, phys);
-    const origin = fromSingle
-      ? `dma_map_single(${dev.name}, ${env.k.vm.format(single.ptr)}, ${size}, ${d})`
-      : `dma_map_page(${dev.name}, phys ${say.hex(phys)}, ${size}, ${d})`;
-    const cpu = [{ phys, len: size, dmaOff: 0 }];
-    this.track(env, dev, 'single', dir, dmaAddr, size, cpu, vaddr, origin);
+    const vaddr = fromSingle ? ptr : this.linearVa(env, phys);
+    const call = fromSingle ? MapCall.SINGLE : MapCall.PAGE;
+    const arg = fromSingle ? ptr : phys;
+    this.track(env, dev, 'single', dir, dmaAddr, size, null, phys, vaddr, call, arg);
   }
 
   unmapPhys(dev: Device, dmaAddr: DmaAddr, _size: number, _dir: DmaDataDirection): void {
@@ -157,8 +166,7 @@ export class CoherenceChecker implements DmaDebugHooks {
   ): void {
     const env = this.env;
     if (env === null || dmaAddr === DMA_MAPPING_ERROR) return;
-    const origin = `dma_map_resource(${dev.name}, ${say.hex(phys)}, ${size}, ${dirName(dir)})`;
-    this.track(env, dev, 'resource', dir, dmaAddr, size, [], -1, origin);
+    this.track(env, dev, 'resource', dir, dmaAddr, size, NO_RANGES, 0, -1, MapCall.RESOURCE, phys);
   }
 
   unmapResource(dev: Device, dmaAddr: DmaAddr, _size: number, _dir: DmaDataDirection): void {
@@ -215,8 +223,8 @@ export class CoherenceChecker implements DmaDebugHooks {
         dmaOff += s.length;
         next++;
       }
-      const origin = `dma_map_sg(${dev.name}, sgl, ${nents}, ${dirName(dir)}) segment ${i++}`;
-      this.track(env, dev, 'sg', dir, seg.dmaAddress, seg.dmaLength, cpu, -1, origin);
+      const len = seg.dmaLength;
+      this.track(env, dev, 'sg', dir, seg.dmaAddress, len, cpu, 0, -1, MapCall.SG, nents, i++);
     }
   }
 
@@ -234,10 +242,9 @@ export class CoherenceChecker implements DmaDebugHooks {
   ): void {
     const env = this.env;
     if (env === null) return;
-    const origin = `dma_alloc_coherent(${dev.name}, ${size}, ${say.hex(dmaAddr)}) = ${env.k.vm.format(vaddr)}`;
     const cpu = this.cpuRanges(env, vaddr, size);
     const bidi = DmaDataDirection.BIDIRECTIONAL;
-    this.track(env, dev, 'coherent', bidi, dmaAddr, size, cpu, vaddr, origin);
+    this.track(env, dev, 'coherent', bidi, dmaAddr, size, cpu, 0, vaddr, MapCall.COHERENT, 0);
   }
 
   freeCoherent(dev: Device, _size: number, _vaddr: VirtAddr | null, dmaAddr: DmaAddr): void {
@@ -253,26 +260,50 @@ export class CoherenceChecker implements DmaDebugHooks {
     dir: DmaDataDirection,
     dmaAddr: number,
     size: number,
-    cpu: CpuRange[],
+    cpu: readonly CpuRange[] | null,
+    phys: number,
     vaddr: number,
-    origin: string,
+    call: MapCall,
+    arg: number,
+    seg = 0,
   ): void {
     this.flushSuspect();
-    const slot = this.slotPhys(dev, dmaAddr);
-    const t: Tracked = {
+    const i = (this.init ??= {
       dev,
       type,
       dir,
       dmaAddr,
       size,
       cpu,
+      phys,
       vaddr,
-      bounced: slot >= 0 && cpu.length === 1 && slot !== (cpu[0] as CpuRange).phys,
-      origin: `${origin} at t=${env.k.machine.clock.now}ns${this.caller()}`,
-      owner: new Uint8Array(env.owners.nLines(dmaAddr, size)).fill(Owner.DEVICE),
-      reported: new Set(),
-    };
-    env.owners.add(t, slot);
+      slot: -1,
+      call,
+      arg,
+      seg,
+      at: 0,
+      caller: '',
+      va: env.k.vm,
+    });
+    i.dev = dev;
+    i.type = type;
+    i.dir = dir;
+    i.dmaAddr = dmaAddr;
+    i.size = size;
+    i.cpu = cpu;
+    i.phys = phys;
+    i.vaddr = vaddr;
+    i.slot = this.slotPhys(dev, dmaAddr);
+    i.call = call;
+    i.arg = arg;
+    i.seg = seg;
+    i.at = env.k.machine.clock.now;
+    i.caller = this.opts.callerLocations === true ? this.caller() : '';
+    i.va = env.k.vm;
+    const t = env.owners.fresh(i);
+    // A reused record: a bounce load seen for the buffer it was is no bounce for this one.
+    if (this.bounceStore?.t === t) this.bounceStore = null;
+    env.owners.add(t, i.slot);
   }
 
   private untrack(dev: Device, dmaAddr: number, type: TrackedType): void {
@@ -281,13 +312,18 @@ export class CoherenceChecker implements DmaDebugHooks {
     this.flushSuspect();
     const t = env.owners.exact(dev.name, dmaAddr, type);
     if (t === undefined) return;
-    const slot = this.slotPhys(dev, dmaAddr);
-    env.owners.remove(t, env.k.machine.clock.now, slot);
-    const forget = (l: number): void => {
-      if (!env.owners.tracksLine(l)) env.shadow.forget(l);
-    };
-    for (const r of t.cpu) env.owners.forLines(r.phys, r.len, forget);
-    if (t.bounced) env.owners.forLines(slot, t.size, forget);
+    const slot = t.bounced ? this.slotPhys(dev, dmaAddr) : -1;
+    const { owners, shadow, ls } = env;
+    owners.remove(t, env.k.machine.clock.now, slot);
+    if (shadow.empty) return;
+    for (const r of t.cpu)
+      this.forgetLines(env, Math.floor(r.phys / ls), owners.lastLine(r.phys, r.len));
+    if (t.bounced) this.forgetLines(env, Math.floor(slot / ls), owners.lastLine(slot, t.size));
+  }
+
+  /** The shadow of lines [first, last] that no live buffer uses any more goes. */
+  private forgetLines(env: Env, first: number, last: number): void {
+    for (let l = first; l <= last; l++) if (!env.owners.tracksLine(l)) env.shadow.forget(l);
   }
 
   private handOver(dev: Device, dmaAddr: number, size: number, to: Owner): void {
@@ -325,9 +361,8 @@ export class CoherenceChecker implements DmaDebugHooks {
     return out;
   }
 
-  /** " (caller)" when callerLocations is on: the first stack frame outside the kernel model. */
+  /** " (caller)": the first stack frame outside the kernel model (for callerLocations). */
   private caller(): string {
-    if (this.opts.callerLocations !== true) return '';
     const frames = (new Error().stack ?? '').split('\n').slice(1);
     const f = frames.find((l) => !/[/\\]src[/\\](kernel|check)[/\\]/.test(l));
     return f === undefined ? '' : ` (${f.trim().replace(/^at /, '')})`;
@@ -350,13 +385,16 @@ export class CoherenceChecker implements DmaDebugHooks {
 
   private onCpu(env: Env, e: CpuEvent): void {
     const store = e.op === 'store';
-    const { owners } = env;
-    const seen: Tracked[] = [];
+    const { owners, ls } = env;
+    const seen = this.seen;
+    seen.length = 0;
     let slotOf: Tracked | undefined;
-    owners.forLines(e.phys, e.len, (l) => {
+    const last = owners.lastLine(e.phys, e.len);
+    for (let l = Math.floor(e.phys / ls); l <= last; l++) {
       slotOf ??= owners.slotOn(l);
-      for (const t of owners.onLine(l) ?? []) if (!seen.includes(t)) seen.push(t);
-    });
+      const on = owners.onLine(l);
+      if (on !== undefined) for (const t of on) if (!seen.includes(t)) seen.push(t);
+    }
     const s = this.suspect;
     if (s !== null && !(store && slotOf === s.t && e.len === s.e.len)) this.flushSuspect();
     this.suspect = null;
@@ -399,14 +437,15 @@ export class CoherenceChecker implements DmaDebugHooks {
 
   private cpuStored(env: Env, e: CpuEvent): void {
     const { owners, shadow, ls } = env;
-    owners.forLines(e.phys, e.len, (l) => {
-      if (!owners.tracksLine(l)) return;
+    const last = owners.lastLine(e.phys, e.len);
+    for (let l = Math.floor(e.phys / ls); l <= last; l++) {
+      if (!owners.tracksLine(l)) continue;
       const a = Math.max(e.phys, l * ls);
       const n = Math.min(e.phys + e.len, (l + 1) * ls) - a;
       shadow.cpuStored(a, n);
       if (e.attr === MemAttr.WC) shadow.posted('wc', a, n);
       else if (e.attr === MemAttr.CACHEABLE) shadow.posted('store', a, n);
-    });
+    }
   }
 
   private checkStaleCpuRead(env: Env, e: CpuEvent, seen: readonly Tracked[]): void {
@@ -471,13 +510,13 @@ export class CoherenceChecker implements DmaDebugHooks {
     const gone = t === undefined ? env.owners.goneAt(e.device, e.bus) : undefined;
     const why =
       gone !== undefined
-        ? `unmapped at t=${gone.at}ns`
+        ? `unmapped at t=${gone.unmappedAt}ns`
         : t !== undefined
           ? 'past the end of its mapping'
           : 'outside any mapping';
     const p: Place = { vaddr: -1, phys: e.phys, bus: e.bus, size: e.len };
     const op = e.op === 'write' ? 'writes' : 'reads';
-    const origin = gone !== undefined ? `; it was ${gone.t.origin}` : '';
+    const origin = gone !== undefined ? `; it was ${gone.origin}` : '';
     this.report(
       env,
       'device-access-unowned',
@@ -570,8 +609,8 @@ export class CoherenceChecker implements DmaDebugHooks {
     fix: string,
   ): void {
     if (t !== null) {
-      if (t.reported.has(kind)) return;
-      t.reported.add(kind);
+      if ((t.reported & say.KIND_BIT[kind]) !== 0) return;
+      t.reported |= say.KIND_BIT[kind];
     }
     const vaddr = p.vaddr >= 0 ? env.k.vm.format(p.vaddr as VirtAddr) : undefined;
     this.list.add({

@@ -31,12 +31,23 @@ export interface Reporter {
  * @returns the entry to free, or null when none matched (already reported)
  */
 export function checkUnmap(hash: EntryHash, r: Reporter, ref: DebugEntry): DebugEntry | null {
+  const e = hash.findExact(ref);
+  // The common case, a correct unmap, formats nothing.
+  if (
+    e !== null &&
+    ref.size === e.size &&
+    ref.type === e.type &&
+    (e.type !== 'coherent' || ref.phys === e.phys) &&
+    (ref.sgCallEnts === 0 || ref.type !== 'scatter-gather' || ref.sgCallEnts === e.sgCallEnts) &&
+    ref.dir === e.dir &&
+    e.mapErr !== MapErr.NOT_CHECKED
+  )
+    return e;
   const dev = ref.dev;
   const at = `[device address=${devAddr(ref.dmaAddr)}]`;
   const sized = `${at} [size=${ref.size} bytes]`;
   const d = { dmaAddr: ref.dmaAddr, size: ref.size };
   const w = 'check_unmap';
-  const e = hash.findExact(ref);
   if (e === null) {
     if (ref.dmaAddr === DMA_MAPPING_ERROR)
       r.error(

@@ -9,6 +9,7 @@
 import type { DmaAddr, PhysAddr } from '../lib/addr.js';
 import type { Device } from '../kernel/device/device.js';
 import { DmaDataDirection } from '../kernel/dma/direction.js';
+import { EmptiedKeys, SeqList } from './lists.js';
 
 /** dma_debug_single ... dma_debug_resource: the API family that made an entry. */
 export type EntryType = 'single' | 'scatter-gather' | 'coherent' | 'resource';
@@ -65,36 +66,31 @@ const containingMatch: Match = (ref, e) =>
 
 /** The hash of live entries. */
 export class EntryHash {
-  private readonly buckets = new Map<number, DebugEntry[]>();
+  /** By bucket index; a bucket's list stays when it empties (no allocation per map). */
+  private readonly buckets: (SeqList<DebugEntry> | undefined)[] = new Array<
+    SeqList<DebugEntry> | undefined
+  >(HASH_SIZE);
   /** Live entries (what nr_total_entries - num_free_entries counts). */
   nLive = 0;
 
   /** hash_bucket_add: at the tail of its bucket. */
   add(e: DebugEntry): void {
     const idx = hashFn(e.dmaAddr);
-    let b = this.buckets.get(idx);
-    if (b === undefined) {
-      b = [];
-      this.buckets.set(idx, b);
-    }
+    let b = this.buckets[idx];
+    if (b === undefined) this.buckets[idx] = b = new SeqList();
     b.push(e);
     this.nLive++;
   }
 
   /** hash_bucket_del. */
   remove(e: DebugEntry): void {
-    const idx = hashFn(e.dmaAddr);
-    const b = this.buckets.get(idx);
-    const i = b?.indexOf(e) ?? -1;
-    if (b === undefined || i < 0) return;
-    b.splice(i, 1);
-    if (b.length === 0) this.buckets.delete(idx);
-    this.nLive--;
+    const b = this.buckets[hashFn(e.dmaAddr)];
+    if (b !== undefined && b.remove(e)) this.nLive--;
   }
 
   /** bucket_find_exact: best fit among entries of the same device and address. */
   findExact(ref: DebugEntry): DebugEntry | null {
-    return bestFit(this.buckets.get(hashFn(ref.dmaAddr)), ref, exactMatch);
+    return bestFit(this.buckets[hashFn(ref.dmaAddr)], ref, exactMatch);
   }
 
   /**
@@ -107,7 +103,7 @@ export class EntryHash {
       ref.dmaAddr < 0 ? HASH_SIZE : Math.min(HASH_SIZE, Math.floor(ref.dmaAddr / HASH_STEP) + 1);
     let addr: number = ref.dmaAddr;
     for (let i = 0; i < limit; i++) {
-      const e = bestFit(this.buckets.get(hashFn(addr)), ref, containingMatch);
+      const e = bestFit(this.buckets[hashFn(addr)], ref, containingMatch);
       if (e !== null) return e;
       addr -= HASH_STEP;
     }
@@ -116,7 +112,10 @@ export class EntryHash {
 
   /** debug_dma_mapping_error: the first unchecked entry of `dev` at `dmaAddr` becomes checked. */
   markChecked(dev: Device, dmaAddr: DmaAddr): void {
-    for (const e of this.buckets.get(hashFn(dmaAddr)) ?? []) {
+    const b = this.buckets[hashFn(dmaAddr)];
+    if (b === undefined) return;
+    for (let i = 0; i < b.n; i++) {
+      const e = b.at(i);
       if (e.dev === dev && e.dmaAddr === dmaAddr && e.mapErr === MapErr.NOT_CHECKED) {
         e.mapErr = MapErr.CHECKED;
         return;
@@ -126,8 +125,9 @@ export class EntryHash {
 
   /** Every live entry with its bucket index, in the order the kernel walks the table. */
   *walk(): Generator<[number, DebugEntry]> {
-    for (const idx of [...this.buckets.keys()].sort((a, b) => a - b)) {
-      for (const e of this.buckets.get(idx) ?? []) yield [idx, e];
+    for (let idx = 0; idx < HASH_SIZE; idx++) {
+      const b = this.buckets[idx];
+      if (b !== undefined) for (let i = 0; i < b.n; i++) yield [idx, b.at(i)];
     }
   }
 }
@@ -137,14 +137,16 @@ export class EntryHash {
  * best partial fit, but only when it is the sole candidate.
  */
 function bestFit(
-  bucket: readonly DebugEntry[] | undefined,
+  bucket: SeqList<DebugEntry> | undefined,
   ref: DebugEntry,
   match: Match,
 ): DebugEntry | null {
   let best: DebugEntry | null = null;
   let bestLvl = -1;
   let matches = 0;
-  for (const e of bucket ?? []) {
+  if (bucket === undefined) return null;
+  for (let i = 0; i < bucket.n; i++) {
+    const e = bucket.at(i);
     if (!match(ref, e)) continue;
     matches++;
     const lvl =
@@ -161,6 +163,9 @@ function bestFit(
   return matches === 1 ? best : null;
 }
 
+/** ActiveCachelines' count of a line no mapping holds. */
+const IDLE = -1;
+
 /** What inserting a mapping's first cache line found. */
 export const enum CachelineInsert {
   /** The line had no other active mapping (or the mapping is TO_DEVICE and not tracked). */
@@ -176,7 +181,9 @@ export const enum CachelineInsert {
  * with a count of extra mappings of the same line (at most ACTIVE_CACHELINE_MAX_OVERLAP).
  */
 export class ActiveCachelines {
+  /** Extra mappings per active line; IDLE for a line that was active (see EmptiedKeys). */
   private readonly overlap = new Map<number, number>();
+  private readonly idle = new EmptiedKeys(this.overlap, (n) => n === IDLE);
 
   constructor(
     /** L1_CACHE_BYTES. */
@@ -193,8 +200,9 @@ export class ActiveCachelines {
     if (e.dir === DmaDataDirection.TO_DEVICE) return CachelineInsert.OK;
     const cln = this.cacheline(e.phys);
     const n = this.overlap.get(cln);
-    if (n === undefined) {
+    if (n === undefined || n === IDLE) {
       this.overlap.set(cln, 0);
+      if (n === IDLE) this.idle.refilled();
       return CachelineInsert.OK;
     }
     if (n + 1 > ACTIVE_CACHELINE_MAX_OVERLAP) return CachelineInsert.OVERFLOW;
@@ -207,9 +215,9 @@ export class ActiveCachelines {
     if (e.dir === DmaDataDirection.TO_DEVICE) return;
     const cln = this.cacheline(e.phys);
     const n = this.overlap.get(cln);
-    if (n === undefined) return;
-    if (n === 0) this.overlap.delete(cln);
-    else this.overlap.set(cln, n - 1);
+    if (n === undefined || n === IDLE) return;
+    this.overlap.set(cln, n === 0 ? IDLE : n - 1);
+    if (n === 0) this.idle.emptied();
   }
 }
 

@@ -26,6 +26,7 @@ import type { Kernel } from '../kernel/kernel.js';
 import { forEachSg } from '../kernel/lib/scatterlist.js';
 import type { Scatterlist } from '../kernel/lib/scatterlist.js';
 import { SWAPPER, warnHeader } from '../kernel/mm/report.js';
+import type { VmArea } from '../kernel/mm/vmalloc.js';
 import type { DebugEntry } from './dma-debug-entries.js';
 import {
   ACTIVE_CACHELINE_MAX_OVERLAP,
@@ -95,6 +96,13 @@ export class DmaDebug implements DmaDebugHooks {
   private readonly hash = new EntryHash();
   private cachelines: ActiveCachelines | null = null;
   private overlapWarned = false;
+  /** stackPages() of the last CPU asked about, with the vmalloc area that backs them. */
+  private stackCache: {
+    readonly areas: readonly VmArea[];
+    readonly cpu: number;
+    readonly base: VirtAddr;
+    readonly pages: readonly number[];
+  } | null = null;
   private readonly reporter: Reporter = {
     error: (dev, entry, kind, msg, where, details) => {
       this.errPrintk(dev, entry, kind, msg, where, details);
@@ -224,9 +232,12 @@ export class DmaDebug implements DmaDebugHooks {
     const { vm, machine } = env.k;
     // x86's virt_addr_valid accepts the kernel image mapping as well as the linear map.
     const imageOk = machine.profile.name === 'x86_64' && vm.isKernelImage(ptr);
+    const invalid = !vm.virtAddrValid(ptr) && !imageOk;
+    const vmalloc = vm.isVmallocAddr(ptr);
+    if (!invalid && !vmalloc) return;
     const at = `[addr=${vm.format(ptr)}] [len=${size}]`;
     const details = { vaddr: vm.format(ptr), size };
-    if (!vm.virtAddrValid(ptr) && !imageOk)
+    if (invalid)
       this.errPrintk(
         dev,
         null,
@@ -235,7 +246,7 @@ export class DmaDebug implements DmaDebugHooks {
         'debug_dma_map_single',
         details,
       );
-    if (vm.isVmallocAddr(ptr))
+    if (vmalloc)
       this.errPrintk(
         dev,
         null,
@@ -439,12 +450,31 @@ export class DmaDebug implements DmaDebugHooks {
       return;
     }
     const page = phys - offset;
-    for (let i = 0; i < k.stacks.size / pageSize; i++) {
-      if (k.vm.resolve((base + i * pageSize) as VirtAddr) !== page) continue;
+    const pages = this.stackPages(env, cpu, base);
+    for (let i = 0; i < pages.length; i++) {
+      if (pages[i] !== page) continue;
       const va = (base + i * pageSize + offset) as VirtAddr;
       this.stackError(dev, 'probable addr', k.vm.format(va), phys);
       return;
     }
+  }
+
+  /**
+   * The physical page behind each page of `cpu`'s vmapped stack at `base` (-1 where unmapped).
+   * Kept until the vmalloc space changes: every vmap and vunmap replaces its list of areas, so
+   * the list's identity tells whether a page-table walk could give another answer.
+   */
+  private stackPages(env: Env, cpu: number, base: VirtAddr): readonly number[] {
+    const { k } = env;
+    const areas = k.vm.vmalloc.list;
+    const c = this.stackCache;
+    if (c !== null && c.areas === areas && c.cpu === cpu && c.base === base) return c.pages;
+    const pageSize = k.machine.profile.pageSize;
+    const pages: number[] = [];
+    for (let i = 0; i < k.stacks.size / pageSize; i++)
+      pages.push(k.vm.resolve((base + i * pageSize) as VirtAddr));
+    this.stackCache = { areas, cpu, base, pages };
+    return pages;
   }
 
   private stackError(dev: Device, what: string, vaddr: string, phys: PhysAddr): void {

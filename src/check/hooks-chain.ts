@@ -3,54 +3,81 @@
  * (kernel/dma/hooks.ts), so dma-debug and the coherence checker are handed over together.
  */
 import type { DmaDebugHooks } from '../kernel/dma/hooks.js';
+import { NO_DMA_DEBUG } from '../kernel/dma/hooks.js';
 
 /**
  * chainDmaDebugHooks - one DmaDebugHooks that calls each of `hooks`, in order, for every hook.
+ * The hooks run on every map and unmap, so the chain is a nest of pairs, not a loop: with two
+ * checkers each call site sees one of them, and arguments are passed on as they are (no rest
+ * arrays).
  * @returns the chain, e.g. `new Kernel(m, { dmaDebug: chainDmaDebugHooks(dbg, coherence) })`
  */
 export function chainDmaDebugHooks(...hooks: DmaDebugHooks[]): DmaDebugHooks {
+  const n = hooks.length;
+  let chain = hooks[n - 1] ?? NO_DMA_DEBUG;
+  if (n <= 1) return pair(chain, NO_DMA_DEBUG);
+  for (let i = n - 2; i >= 0; i--) chain = pair(hooks[i] as DmaDebugHooks, chain);
+  return chain;
+}
+
+/** `a`, then `b`, for every hook. */
+function pair(a: DmaDebugHooks, b: DmaDebugHooks): DmaDebugHooks {
   return {
-    mapPhys: (...a) => {
-      for (const h of hooks) h.mapPhys(...a);
+    mapPhys: (dev, phys, size, dir, dmaAddr, attrs) => {
+      a.mapPhys(dev, phys, size, dir, dmaAddr, attrs);
+      b.mapPhys(dev, phys, size, dir, dmaAddr, attrs);
     },
-    mapSingle: (...a) => {
-      for (const h of hooks) h.mapSingle(...a);
+    mapSingle: (dev, ptr, size) => {
+      a.mapSingle(dev, ptr, size);
+      b.mapSingle(dev, ptr, size);
     },
-    unmapPhys: (...a) => {
-      for (const h of hooks) h.unmapPhys(...a);
+    unmapPhys: (dev, dmaAddr, size, dir) => {
+      a.unmapPhys(dev, dmaAddr, size, dir);
+      b.unmapPhys(dev, dmaAddr, size, dir);
     },
-    mapResource: (...a) => {
-      for (const h of hooks) h.mapResource(...a);
+    mapResource: (dev, phys, size, dir, dmaAddr, attrs) => {
+      a.mapResource(dev, phys, size, dir, dmaAddr, attrs);
+      b.mapResource(dev, phys, size, dir, dmaAddr, attrs);
     },
-    unmapResource: (...a) => {
-      for (const h of hooks) h.unmapResource(...a);
+    unmapResource: (dev, dmaAddr, size, dir) => {
+      a.unmapResource(dev, dmaAddr, size, dir);
+      b.unmapResource(dev, dmaAddr, size, dir);
     },
-    mappingError: (...a) => {
-      for (const h of hooks) h.mappingError(...a);
+    mappingError: (dev, dmaAddr) => {
+      a.mappingError(dev, dmaAddr);
+      b.mappingError(dev, dmaAddr);
     },
-    syncSingleForCpu: (...a) => {
-      for (const h of hooks) h.syncSingleForCpu(...a);
+    syncSingleForCpu: (dev, dmaAddr, size, dir) => {
+      a.syncSingleForCpu(dev, dmaAddr, size, dir);
+      b.syncSingleForCpu(dev, dmaAddr, size, dir);
     },
-    syncSingleForDevice: (...a) => {
-      for (const h of hooks) h.syncSingleForDevice(...a);
+    syncSingleForDevice: (dev, dmaAddr, size, dir) => {
+      a.syncSingleForDevice(dev, dmaAddr, size, dir);
+      b.syncSingleForDevice(dev, dmaAddr, size, dir);
     },
-    syncSgForCpu: (...a) => {
-      for (const h of hooks) h.syncSgForCpu(...a);
+    syncSgForCpu: (dev, sgl, nelems, dir) => {
+      a.syncSgForCpu(dev, sgl, nelems, dir);
+      b.syncSgForCpu(dev, sgl, nelems, dir);
     },
-    syncSgForDevice: (...a) => {
-      for (const h of hooks) h.syncSgForDevice(...a);
+    syncSgForDevice: (dev, sgl, nelems, dir) => {
+      a.syncSgForDevice(dev, sgl, nelems, dir);
+      b.syncSgForDevice(dev, sgl, nelems, dir);
     },
-    mapSg: (...a) => {
-      for (const h of hooks) h.mapSg(...a);
+    mapSg: (dev, sgl, nents, ents, dir, attrs) => {
+      a.mapSg(dev, sgl, nents, ents, dir, attrs);
+      b.mapSg(dev, sgl, nents, ents, dir, attrs);
     },
-    unmapSg: (...a) => {
-      for (const h of hooks) h.unmapSg(...a);
+    unmapSg: (dev, sgl, nents, dir) => {
+      a.unmapSg(dev, sgl, nents, dir);
+      b.unmapSg(dev, sgl, nents, dir);
     },
-    allocCoherent: (...a) => {
-      for (const h of hooks) h.allocCoherent(...a);
+    allocCoherent: (dev, size, dmaAddr, vaddr, attrs) => {
+      a.allocCoherent(dev, size, dmaAddr, vaddr, attrs);
+      b.allocCoherent(dev, size, dmaAddr, vaddr, attrs);
     },
-    freeCoherent: (...a) => {
-      for (const h of hooks) h.freeCoherent(...a);
+    freeCoherent: (dev, size, vaddr, dmaAddr) => {
+      a.freeCoherent(dev, size, vaddr, dmaAddr);
+      b.freeCoherent(dev, size, vaddr, dmaAddr);
     },
   };
 }

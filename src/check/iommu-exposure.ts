@@ -109,8 +109,10 @@ interface Env {
 export class IommuExposure implements DmaDebugHooks {
   private readonly list = new FindingList();
   private env: Env | null = null;
-  /** dma_map_single's pointer, from mapSingle until the mapPhys that follows it. */
-  private single: { dev: Device; ptr: VirtAddr; size: number } | null = null;
+  /** dma_map_single's device, pointer and size, from mapSingle until the mapPhys that follows. */
+  private singleDev: Device | null = null;
+  private singlePtr = 0 as VirtAddr;
+  private singleSize = 0;
   /** Live mappings by device, then by bus address. */
   private readonly live = new Map<Device, Map<number, LiveMapping>>();
   /** Unmapped ranges no invalidation has covered yet. */
@@ -200,7 +202,10 @@ export class IommuExposure implements DmaDebugHooks {
   // ---- the DMA layer's calls (DmaDebugHooks) ------------------------------------------------
 
   mapSingle(dev: Device, ptr: VirtAddr, size: number): void {
-    if (this.env !== null) this.single = { dev, ptr, size };
+    if (this.env === null) return;
+    this.singleDev = dev;
+    this.singlePtr = ptr;
+    this.singleSize = size;
   }
 
   mapPhys(
@@ -211,16 +216,16 @@ export class IommuExposure implements DmaDebugHooks {
     dmaAddr: DmaAddr,
     _attrs: number,
   ): void {
-    const s = this.single;
-    this.single = null;
+    const fromSingle = this.singleDev === dev && this.singleSize === size;
+    const ptr = this.singlePtr;
+    this.singleDev = null;
     const env = this.env;
     if (env === null || dmaAddr === DMA_MAPPING_ERROR || !dev.dmaIommu) return;
-    const fromSingle = s !== null && s.dev === dev && s.size === size;
     const what = fromSingle
-      ? `dma_map_single(${dev.name}, ${env.k.vm.format(s.ptr)}`
+      ? `dma_map_single(${dev.name}, ${env.k.vm.format(ptr)}`
       : `dma_map_page(${dev.name}, phys ${hex(phys)}`;
     const vaddr = fromSingle
-      ? s.ptr
+      ? ptr
       : env.k.linear.isLowmem(phys)
         ? env.k.linear.physToVirt(phys)
         : -1;
