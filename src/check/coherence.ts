@@ -27,6 +27,7 @@
  */
 import type { DmaAddr, PhysAddr, VirtAddr } from '../lib/addr.js';
 import type { Device } from '../kernel/device/device.js';
+import { SingleMapNote } from './single-map.js';
 import { DMA_MAPPING_ERROR } from '../kernel/device/dma-range.js';
 import { DmaDataDirection } from '../kernel/dma/direction.js';
 import type { DmaDebugHooks } from '../kernel/dma/hooks.js';
@@ -77,10 +78,8 @@ interface Suspect {
 export class CoherenceChecker implements DmaDebugHooks {
   private readonly list = new FindingList();
   private env: Env | null = null;
-  /** dma_map_single's device, pointer and size, from mapSingle until the mapPhys that follows. */
-  private singleDev: Device | null = null;
-  private singlePtr = 0;
-  private singleSize = 0;
+  /** The pointer dma_map_single handed to the hooks before its mapPhys. */
+  private readonly single = new SingleMapNote();
   /** What track() hands to OwnerTable.fresh (reused). */
   private init: TrackedInit | null = null;
   /** What onCpu() collects: the buffers an access touches (reused). */
@@ -128,9 +127,7 @@ export class CoherenceChecker implements DmaDebugHooks {
 
   mapSingle(dev: Device, ptr: VirtAddr, size: number): void {
     if (this.env === null) return;
-    this.singleDev = dev;
-    this.singlePtr = ptr;
-    this.singleSize = size;
+    this.single.note(dev, ptr, size);
   }
 
   mapPhys(
@@ -142,9 +139,8 @@ export class CoherenceChecker implements DmaDebugHooks {
     _attrs: number,
   ): void {
     const env = this.env;
-    const fromSingle = this.singleDev === dev && this.singleSize === size;
-    const ptr = this.singlePtr;
-    this.singleDev = null;
+    const ptr = this.single.take(dev, size);
+    const fromSingle = ptr !== null;
     if (env === null || dmaAddr === DMA_MAPPING_ERROR) return;
     const vaddr = fromSingle ? ptr : this.linearVa(env, phys);
     const call = fromSingle ? MapCall.SINGLE : MapCall.PAGE;

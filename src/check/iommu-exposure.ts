@@ -33,6 +33,7 @@ import type { DmaAddr, PhysAddr, VirtAddr } from '../lib/addr.js';
 import { hex } from '../lib/addr.js';
 import { ConfigError } from '../lib/errors.js';
 import type { Device } from '../kernel/device/device.js';
+import { SingleMapNote } from './single-map.js';
 import { DMA_MAPPING_ERROR } from '../kernel/device/dma-range.js';
 import { DmaDataDirection } from '../kernel/dma/direction.js';
 import type { DmaDebugHooks } from '../kernel/dma/hooks.js';
@@ -109,10 +110,8 @@ interface Env {
 export class IommuExposure implements DmaDebugHooks {
   private readonly list = new FindingList();
   private env: Env | null = null;
-  /** dma_map_single's device, pointer and size, from mapSingle until the mapPhys that follows. */
-  private singleDev: Device | null = null;
-  private singlePtr = 0 as VirtAddr;
-  private singleSize = 0;
+  /** The pointer dma_map_single handed to the hooks before its mapPhys. */
+  private readonly single = new SingleMapNote();
   /** Live mappings by device, then by bus address. */
   private readonly live = new Map<Device, Map<number, LiveMapping>>();
   /** Unmapped ranges no invalidation has covered yet. */
@@ -203,9 +202,7 @@ export class IommuExposure implements DmaDebugHooks {
 
   mapSingle(dev: Device, ptr: VirtAddr, size: number): void {
     if (this.env === null) return;
-    this.singleDev = dev;
-    this.singlePtr = ptr;
-    this.singleSize = size;
+    this.single.note(dev, ptr, size);
   }
 
   mapPhys(
@@ -216,9 +213,8 @@ export class IommuExposure implements DmaDebugHooks {
     dmaAddr: DmaAddr,
     _attrs: number,
   ): void {
-    const fromSingle = this.singleDev === dev && this.singleSize === size;
-    const ptr = this.singlePtr;
-    this.singleDev = null;
+    const ptr = this.single.take(dev, size);
+    const fromSingle = ptr !== null;
     const env = this.env;
     if (env === null || dmaAddr === DMA_MAPPING_ERROR || !dev.dmaIommu) return;
     const what = fromSingle

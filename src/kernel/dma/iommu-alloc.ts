@@ -41,6 +41,7 @@ import type { IommuDma } from './iommu.js';
 import { IOVA_GRANULE, dmaInfoToProt } from './iommu.js';
 import type { CoherentBuffer } from './map-ops.js';
 import { dmaPgprot } from './pgprot.js';
+import { dmaCommonContiguousRemap } from './remap.js';
 
 /** Page orders the IOMMU maps in one entry: 4 KiB (0) and 2 MiB (9). */
 const IOMMU_ORDERS = [9, 0] as const;
@@ -341,9 +342,9 @@ export class IommuDmaAlloc {
   /** dma_common_contiguous_remap after arch_dma_prep_coherent. */
   private remap(phys: PhysAddr, bytes: number, attrs: number): VirtAddr | null {
     this.d.arch.prepCoherent(phys, bytes);
+    const attr = dmaPgprot(this.d.profile.name, false, attrs);
     const ps = this.d.profile.pageSize;
-    const pages = Array.from({ length: bytes / ps }, (_, i) => (phys + i * ps) as PhysAddr);
-    return this.d.vmap.vmap(pages, dmaPgprot(this.d.profile.name, false, attrs), 'iommu_dma_alloc');
+    return dmaCommonContiguousRemap(this.d.vmap, ps, phys, bytes, attr, 'iommu_dma_alloc');
   }
 
   private pageAlign(size: number): number {
