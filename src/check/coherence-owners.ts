@@ -171,6 +171,8 @@ export class Tracked {
 const GONE_MAX = 64;
 /** Bytes of physical memory per entry of the CPU-side index. */
 const CHUNK_BYTES = 4096;
+/** 1 / CHUNK_BYTES: multiplying by a power of two's inverse is exact, and cheaper than dividing. */
+const PER_CHUNK = 1 / CHUNK_BYTES;
 
 export class OwnerTable {
   /** Live buffers by device name, in map order (lists stay when they empty). */
@@ -193,16 +195,18 @@ export class OwnerTable {
   private goneNext = 0;
   /** What onLine() returns (valid until the next call). */
   private readonly scratch: Tracked[] = [];
-  private readonly linesPerChunk: number;
+  /** 1 / lineSize and lineSize / CHUNK_BYTES (powers of two: exact, see PER_CHUNK). */
+  private readonly perLine: number;
+  private readonly lineToChunk: number;
 
-  constructor(private readonly lineSize: number) {
-    this.linesPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / lineSize));
+  constructor(lineSize: number) {
+    this.perLine = 1 / lineSize;
+    this.lineToChunk = lineSize * PER_CHUNK;
   }
 
   /** Lines of the owner array a mapping of `size` bytes at bus `dmaAddr` needs. */
   nLines(dmaAddr: number, size: number): number {
-    const ls = this.lineSize;
-    return Math.max(1, Math.floor((dmaAddr + size - 1) / ls) - Math.floor(dmaAddr / ls) + 1);
+    return Math.max(1, this.lineOf(dmaAddr + size - 1) - this.lineOf(dmaAddr) + 1);
   }
 
   /**
@@ -217,28 +221,26 @@ export class OwnerTable {
     const list = this.devList(t.dev.name);
     if (list === undefined) this.byDev.set(t.dev.name, listOf(t));
     else list.push(t);
-    const ls = this.lineSize;
     for (const r of t.cpu) {
-      const last = this.chunkOf(this.lastLine(r.phys, r.len));
-      for (let c = this.chunkOf(Math.floor(r.phys / ls)); c <= last; c++) this.push(c, t);
+      const last = lastChunk(r.phys, r.len);
+      for (let c = Math.floor(r.phys * PER_CHUNK); c <= last; c++) this.push(c, t);
     }
     if (t.bounced) {
       const last = this.lastLine(slotPhys, t.size);
-      for (let l = Math.floor(slotPhys / ls); l <= last; l++) this.slots.set(l, t);
+      for (let l = this.lineOf(slotPhys); l <= last; l++) this.slots.set(l, t);
     }
   }
 
   remove(t: Tracked, now: number, slotPhys: number): void {
     const list = this.devList(t.dev.name);
     if (list !== undefined) list.remove(t);
-    const ls = this.lineSize;
     for (const r of t.cpu) {
-      const last = this.chunkOf(this.lastLine(r.phys, r.len));
-      for (let c = this.chunkOf(Math.floor(r.phys / ls)); c <= last; c++) this.pull(c, t);
+      const last = lastChunk(r.phys, r.len);
+      for (let c = Math.floor(r.phys * PER_CHUNK); c <= last; c++) this.pull(c, t);
     }
     if (t.bounced) {
       const last = this.lastLine(slotPhys, t.size);
-      for (let l = Math.floor(slotPhys / ls); l <= last; l++) this.slots.delete(l);
+      for (let l = this.lineOf(slotPhys); l <= last; l++) this.slots.delete(l);
     }
     t.unmappedAt = now;
     const old = this.gone[this.goneNext];
@@ -307,11 +309,10 @@ export class OwnerTable {
 
   /** Sets the owner of the lines of `t` that [dmaAddr, dmaAddr + size) touches. */
   setOwner(t: Tracked, dmaAddr: number, size: number, owner: Owner): void {
-    const ls = this.lineSize;
-    const first = Math.floor(t.dmaAddr / ls);
+    const first = this.lineOf(t.dmaAddr);
     const n = this.nLines(t.dmaAddr, t.size);
-    const a = Math.max(0, Math.floor(dmaAddr / ls) - first);
-    const b = Math.min(n, Math.floor((dmaAddr + Math.max(size, 1) - 1) / ls) - first + 1);
+    const a = Math.max(0, this.lineOf(dmaAddr) - first);
+    const b = Math.min(n, this.lineOf(dmaAddr + Math.max(size, 1) - 1) - first + 1);
     t.reported = 0;
     if (a === 0 && b >= n) {
       t.lines = null;
@@ -334,16 +335,20 @@ export class OwnerTable {
 
   /** The last cache line of [phys, phys + len) (of its first byte when len is 0). */
   lastLine(phys: number, len: number): number {
-    return Math.floor((phys + Math.max(len, 1) - 1) / this.lineSize);
+    return Math.floor((phys + Math.max(len, 1) - 1) * this.perLine);
+  }
+
+  /** The cache line holding byte `addr` (physical or bus). */
+  lineOf(addr: number): number {
+    return Math.floor(addr * this.perLine);
   }
 
   private any(t: Tracked, off: number, len: number, owner: Owner): boolean {
-    const ls = this.lineSize;
-    const first = Math.floor(t.dmaAddr / ls);
-    const a = Math.max(0, Math.floor((t.dmaAddr + off) / ls) - first);
+    const first = this.lineOf(t.dmaAddr);
+    const a = Math.max(0, this.lineOf(t.dmaAddr + off) - first);
     const b = Math.min(
       this.nLines(t.dmaAddr, t.size),
-      Math.floor((t.dmaAddr + off + Math.max(len, 1) - 1) / ls) - first + 1,
+      this.lineOf(t.dmaAddr + off + Math.max(len, 1) - 1) - first + 1,
     );
     const lines = t.lines;
     if (lines === null) return a < b && t.ownerAll === owner;
@@ -353,9 +358,8 @@ export class OwnerTable {
 
   /** Whether a CPU range of `t` has bytes in `line`. */
   private covers(t: Tracked, line: number): boolean {
-    const ls = this.lineSize;
     for (const r of t.cpu)
-      if (line >= Math.floor(r.phys / ls) && line <= this.lastLine(r.phys, r.len)) return true;
+      if (line >= this.lineOf(r.phys) && line <= this.lastLine(r.phys, r.len)) return true;
     return false;
   }
 
@@ -382,7 +386,7 @@ export class OwnerTable {
   }
 
   private chunkOf(line: number): number {
-    return Math.floor(line / this.linesPerChunk);
+    return Math.floor(line * this.lineToChunk);
   }
 
   /** Lists `t` in chunk `c` once (a buffer's ranges are added together, so a repeat is last). */
@@ -409,4 +413,9 @@ function listOf(t: Tracked): SeqList<Tracked> {
   const l = new SeqList<Tracked>();
   l.push(t);
   return l;
+}
+
+/** The last CHUNK_BYTES chunk that [phys, phys + len) touches (len 0 counts as 1). */
+function lastChunk(phys: number, len: number): number {
+  return Math.floor((phys + Math.max(len, 1) - 1) * PER_CHUNK);
 }

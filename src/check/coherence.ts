@@ -309,12 +309,12 @@ export class CoherenceChecker implements DmaDebugHooks {
     const t = env.owners.exact(dev.name, dmaAddr, type);
     if (t === undefined) return;
     const slot = t.bounced ? this.slotPhys(dev, dmaAddr) : -1;
-    const { owners, shadow, ls } = env;
+    const { owners, shadow } = env;
     owners.remove(t, env.k.machine.clock.now, slot);
     if (shadow.empty) return;
     for (const r of t.cpu)
-      this.forgetLines(env, Math.floor(r.phys / ls), owners.lastLine(r.phys, r.len));
-    if (t.bounced) this.forgetLines(env, Math.floor(slot / ls), owners.lastLine(slot, t.size));
+      this.forgetLines(env, owners.lineOf(r.phys), owners.lastLine(r.phys, r.len));
+    if (t.bounced) this.forgetLines(env, owners.lineOf(slot), owners.lastLine(slot, t.size));
   }
 
   /** The shadow of lines [first, last] that no live buffer uses any more goes. */
@@ -381,12 +381,12 @@ export class CoherenceChecker implements DmaDebugHooks {
 
   private onCpu(env: Env, e: CpuEvent): void {
     const store = e.op === 'store';
-    const { owners, ls } = env;
+    const { owners } = env;
     const seen = this.seen;
     seen.length = 0;
     let slotOf: Tracked | undefined;
     const last = owners.lastLine(e.phys, e.len);
-    for (let l = Math.floor(e.phys / ls); l <= last; l++) {
+    for (let l = owners.lineOf(e.phys); l <= last; l++) {
       slotOf ??= owners.slotOn(l);
       const on = owners.onLine(l);
       if (on !== undefined) for (const t of on) if (!seen.includes(t)) seen.push(t);
@@ -434,7 +434,7 @@ export class CoherenceChecker implements DmaDebugHooks {
   private cpuStored(env: Env, e: CpuEvent): void {
     const { owners, shadow, ls } = env;
     const last = owners.lastLine(e.phys, e.len);
-    for (let l = Math.floor(e.phys / ls); l <= last; l++) {
+    for (let l = owners.lineOf(e.phys); l <= last; l++) {
       if (!owners.tracksLine(l)) continue;
       const a = Math.max(e.phys, l * ls);
       const n = Math.min(e.phys + e.len, (l + 1) * ls) - a;
@@ -545,10 +545,10 @@ export class CoherenceChecker implements DmaDebugHooks {
   }
 
   private onWriteback(env: Env, phys: number): void {
-    if (!env.owners.tracksLine(Math.floor(phys / env.ls))) return;
+    if (!env.owners.tracksLine(env.owners.lineOf(phys))) return;
     const loss = env.shadow.wroteBack(phys);
     if (loss === null) return;
-    const line = env.owners.onLine(Math.floor(phys / env.ls)) ?? [];
+    const line = env.owners.onLine(env.owners.lineOf(phys)) ?? [];
     const victim = line.find((x) => say.offsetOf(x, loss.lost.phys) >= 0) ?? line[0];
     if (victim === undefined) return;
     const p = say.placeIn(victim, Math.max(0, say.offsetOf(victim, loss.lost.phys)), loss.lost.len);

@@ -6,7 +6,7 @@
 import { DMA_MAPPING_ERROR } from '../kernel/device/dma-range.js';
 import type { Device } from '../kernel/device/device.js';
 import { DmaDataDirection } from '../kernel/dma/direction.js';
-import type { DebugEntry, EntryHash } from './dma-debug-entries.js';
+import type { DebugEntry, EntryHash, EntryRef } from './dma-debug-entries.js';
 import { MapErr } from './dma-debug-entries.js';
 import { devAddr, dirName } from './dma-debug-format.js';
 import type { Finding } from './findings.js';
@@ -30,7 +30,7 @@ export interface Reporter {
  * count, direction, whether dma_mapping_error was called).
  * @returns the entry to free, or null when none matched (already reported)
  */
-export function checkUnmap(hash: EntryHash, r: Reporter, ref: DebugEntry): DebugEntry | null {
+export function checkUnmap(hash: EntryHash, r: Reporter, ref: EntryRef): DebugEntry | null {
   const e = hash.findExact(ref);
   // The common case, a correct unmap, formats nothing.
   if (
@@ -135,7 +135,7 @@ export function checkUnmap(hash: EntryHash, r: Reporter, ref: DebugEntry): Debug
  * the mapping that contains its start, with the kernel's range message (its offset+size relative
  * to that mapping).
  */
-export function checkSync(hash: EntryHash, r: Reporter, ref: DebugEntry, toCpu: boolean): void {
+export function checkSync(hash: EntryHash, r: Reporter, ref: EntryRef, toCpu: boolean): void {
   const dev = ref.dev;
   const w = 'check_sync';
   const d = { dmaAddr: ref.dmaAddr, size: ref.size };

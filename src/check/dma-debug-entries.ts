@@ -3,8 +3,11 @@
  * hash of 16384 buckets keyed by bits 13 and up of the bus address, the kernel's best-fit lookups
  * (exact for unmap, containing for sync, walking back through earlier buckets), and the active
  * cacheline tracking that catches two streaming mappings of one cache line.
- * MODEL: no entry pool (the kernel preallocates 65536 entries and grows a page at a time; the
- * counters are kept, the memory is not), no saved stack trace (the API call that mapped stands in).
+ * Entries are recycled through a free list as the kernel's dma_entry_alloc/dma_entry_free do, so
+ * a map and an unmap allocate nothing.
+ * MODEL: the free list grows one entry at a time (the kernel preallocates 65536 entries and grows
+ * a page at a time; the counters are kept, the memory is not); no saved stack trace (the API call
+ * that mapped stands in).
  */
 import type { DmaAddr, PhysAddr } from '../lib/addr.js';
 import type { Device } from '../kernel/device/device.js';
@@ -29,35 +32,90 @@ export const MAP_ERR_NAMES = [
 ] as const;
 
 /** struct dma_debug_entry; also the `ref` the checks compare against. */
-export interface DebugEntry {
-  readonly dev: Device;
-  readonly dmaAddr: DmaAddr;
-  readonly size: number;
-  readonly type: EntryType;
-  readonly dir: DmaDataDirection;
+export class DebugEntry {
+  dev!: Device;
+  dmaAddr!: DmaAddr;
+  size!: number;
+  type!: EntryType;
+  dir!: DmaDataDirection;
   /** 'nents' passed to dma_map_sg (0 for other types). */
-  readonly sgCallEnts: number;
+  sgCallEnts!: number;
   /** What dma_map_sg returned (0 for other types). */
-  readonly sgMappedEnts: number;
-  readonly phys: PhysAddr;
+  sgMappedEnts!: number;
+  phys!: PhysAddr;
   /** Whether dma_mapping_error() was called on it; written by the mapping_error hook. */
-  mapErr: MapErr;
+  mapErr!: MapErr;
   /** The API call that made it (the model's "Mapped at:" stack). */
-  readonly mappedAt: string;
+  mappedAt!: string;
+
+  /**
+   * Fills every field: type, addresses, size and direction; no sg counts; map error state not
+   * applicable unless given.
+   */
+  set(
+    dev: Device,
+    type: EntryType,
+    phys: PhysAddr,
+    dmaAddr: DmaAddr,
+    size: number,
+    dir: DmaDataDirection,
+    mapErr: MapErr = MapErr.CHECK_NOT_APPLICABLE,
+    mappedAt = '',
+  ): this {
+    this.dev = dev;
+    this.type = type;
+    this.phys = phys;
+    this.dmaAddr = dmaAddr;
+    this.size = size;
+    this.dir = dir;
+    this.sgCallEnts = 0;
+    this.sgMappedEnts = 0;
+    this.mapErr = mapErr;
+    this.mappedAt = mappedAt;
+    return this;
+  }
+
+  /** The sg counts of an entry made by dma_map_sg, or of an sg ref. */
+  sg(callEnts: number, mappedEnts: number): this {
+    this.sgCallEnts = callEnts;
+    this.sgMappedEnts = mappedEnts;
+    return this;
+  }
+}
+
+/** The fields a lookup compares (a DebugEntry, or a copy with one field changed). */
+export type EntryRef = Readonly<Omit<DebugEntry, 'set' | 'sg'>>;
+
+/** The free entries (dma_entry_alloc / dma_entry_free). */
+export class EntryPool {
+  private readonly free = new SeqList<DebugEntry>();
+
+  /** dma_entry_alloc: a free entry, or a new one when none is free. */
+  alloc(): DebugEntry {
+    return this.free.pop() ?? new DebugEntry();
+  }
+
+  /** dma_entry_free: nothing may hold `e` afterwards. */
+  release(e: DebugEntry): void {
+    this.free.push(e);
+  }
 }
 
 export const HASH_SIZE = 16384;
 const HASH_FN_SHIFT = 13;
 const HASH_STEP = 2 ** HASH_FN_SHIFT;
+/** 1 / HASH_STEP: multiplying by a power of two's inverse is exact and cheaper than dividing. */
+const PER_STEP = 1 / HASH_STEP;
 /** ACTIVE_CACHELINE_MAX_OVERLAP: the overlap count lives in three radix-tree tags. */
 export const ACTIVE_CACHELINE_MAX_OVERLAP = 7;
 
 /** hash_fn: bits 13..26 of the bus address (DMA_MAPPING_ERROR, all ones, lands in the last). */
 export function hashFn(dmaAddr: number): number {
-  return Math.floor(dmaAddr / HASH_STEP) & (HASH_SIZE - 1);
+  // `&` truncates toward zero, which is floor for the non-negative addresses.
+  return dmaAddr < 0 ? HASH_SIZE - 1 : (dmaAddr * PER_STEP) & (HASH_SIZE - 1);
 }
 
-type Match = (ref: DebugEntry, e: DebugEntry) => boolean;
+type Match = (ref: EntryRef, e: DebugEntry) => boolean;
 
 const exactMatch: Match = (ref, e) => ref.dmaAddr === e.dmaAddr && ref.dev === e.dev;
 
@@ -89,7 +147,7 @@ export class EntryHash {
   }
 
   /** bucket_find_exact: best fit among entries of the same device and address. */
-  findExact(ref: DebugEntry): DebugEntry | null {
+  findExact(ref: EntryRef): DebugEntry | null {
     return bestFit(this.buckets[hashFn(ref.dmaAddr)], ref, exactMatch);
   }
 
@@ -97,7 +155,7 @@ export class EntryHash {
    * bucket_find_contain: an entry containing [ref.dmaAddr, + ref.size), looking in the ref's
    * bucket and then in earlier ones, as far back as address 0 or the whole table.
    */
-  findContain(ref: DebugEntry): DebugEntry | null {
+  findContain(ref: EntryRef): DebugEntry | null {
     // DMA_MAPPING_ERROR is all ones in the kernel: the walk covers the whole table.
     const limit =
       ref.dmaAddr < 0 ? HASH_SIZE : Math.min(HASH_SIZE, Math.floor(ref.dmaAddr / HASH_STEP) + 1);
@@ -138,7 +196,7 @@ export class EntryHash {
  */
 function bestFit(
   bucket: SeqList<DebugEntry> | undefined,
-  ref: DebugEntry,
+  ref: EntryRef,
   match: Match,
 ): DebugEntry | null {
   let best: DebugEntry | null = null;
@@ -185,14 +243,16 @@ export class ActiveCachelines {
   private readonly overlap = new Map<number, number>();
   private readonly idle = new EmptiedKeys(this.overlap, (n) => n === IDLE);
 
-  constructor(
-    /** L1_CACHE_BYTES. */
-    private readonly lineSize: number,
-  ) {}
+  /** 1 / L1_CACHE_BYTES (a power of two: exact). */
+  private readonly perLine: number;
+
+  constructor(/** L1_CACHE_BYTES. */ lineSize: number) {
+    this.perLine = 1 / lineSize;
+  }
 
   /** to_cacheline_number: physical address / L1_CACHE_BYTES. */
   cacheline(phys: PhysAddr): number {
-    return Math.floor(phys / this.lineSize);
+    return Math.floor(phys * this.perLine);
   }
 
   /** active_cacheline_insert. */
@@ -219,21 +279,4 @@ export class ActiveCachelines {
     this.overlap.set(cln, n === 0 ? IDLE : n - 1);
     if (n === 0) this.idle.emptied();
   }
-}
-
-/**
- * A new entry (dma_entry_alloc and its fields), or the `ref` an unmap or sync builds: type,
- * addresses, size and direction; no sg counts; map error state not applicable by default.
- */
-export function newEntry(
-  dev: Device,
-  type: EntryType,
-  phys: PhysAddr,
-  dmaAddr: DmaAddr,
-  size: number,
-  dir: DmaDataDirection,
-  mapErr: MapErr = MapErr.CHECK_NOT_APPLICABLE,
-  mappedAt = '',
-): DebugEntry {
-  return { dev, type, phys, dmaAddr, size, dir, sgCallEnts: 0, sgMappedEnts: 0, mapErr, mappedAt };
 }

@@ -27,14 +27,14 @@ import { forEachSg } from '../kernel/lib/scatterlist.js';
 import type { Scatterlist } from '../kernel/lib/scatterlist.js';
 import { SWAPPER, warnHeader } from '../kernel/mm/report.js';
 import type { VmArea } from '../kernel/mm/vmalloc.js';
-import type { DebugEntry } from './dma-debug-entries.js';
 import {
   ACTIVE_CACHELINE_MAX_OVERLAP,
   ActiveCachelines,
   CachelineInsert,
+  DebugEntry,
   EntryHash,
+  EntryPool,
   MapErr,
-  newEntry,
 } from './dma-debug-entries.js';
 import { checkSync, checkUnmap } from './dma-debug-checks.js';
 import type { Reporter } from './dma-debug-checks.js';
@@ -75,6 +75,10 @@ interface Env {
   readonly physBytes: number;
   /** DMA_BOUNCE_UNALIGNED_KMALLOC with a SWIOTLB pool: overlaps are bounced, not reported. */
   readonly bouncesUnaligned: boolean;
+  readonly pageSize: number;
+  /** The physical range whose linear-map alias is the kernel image ([0, 0) when none is). */
+  readonly imageAliasLo: number;
+  readonly imageAliasHi: number;
 }
 
 export class DmaDebug implements DmaDebugHooks {
@@ -94,13 +98,15 @@ export class DmaDebug implements DmaDebugHooks {
   private filter = '';
   private env: Env | null = null;
   private readonly hash = new EntryHash();
+  private readonly pool = new EntryPool();
+  /** The `ref` an unmap or sync compares against (never stored). */
+  private readonly scratch = new DebugEntry();
   private cachelines: ActiveCachelines | null = null;
   private overlapWarned = false;
   /** stackPages() of the last CPU asked about, with the vmalloc area that backs them. */
   private stackCache: {
     readonly areas: readonly VmArea[];
     readonly cpu: number;
-    readonly base: VirtAddr;
     readonly pages: readonly number[];
   } | null = null;
   private readonly reporter: Reporter = {
@@ -126,10 +132,16 @@ export class DmaDebug implements DmaDebugHooks {
       return;
     }
     const profile = k.machine.profile;
+    // check_for_illegal_area meets the image only where the linear map aliases it.
+    const lin = k.linear;
+    const aliasLo = k.vm.imageStart - (lin.physToVirt(lin.physOffset) - lin.physOffset);
     this.env = {
       k,
       physBytes: profile.physAddrBits > 32 ? 8 : 4,
       bouncesUnaligned: profile.name === 'arm64' && isSwiotlbActive(k.swiotlb),
+      pageSize: profile.pageSize,
+      imageAliasLo: aliasLo,
+      imageAliasHi: aliasLo + k.layout.imageSize,
     };
     this.cachelines = new ActiveCachelines(profile.lineSize);
     if (this.opts.driverFilter !== undefined && this.opts.driverFilter !== '') {
@@ -220,7 +232,9 @@ export class DmaDebug implements DmaDebugHooks {
   ): void {
     const env = this.env;
     if (env === null || dmaAddr === DMA_MAPPING_ERROR) return;
-    const e = newEntry(dev, 'single', phys, dmaAddr, size, dir, MapErr.NOT_CHECKED, MAP_PAGE);
+    const e = this.pool
+      .alloc()
+      .set(dev, 'single', phys, dmaAddr, size, dir, MapErr.NOT_CHECKED, MAP_PAGE);
     this.checkForStack(env, dev, phys);
     this.checkForIllegalArea(env, dev, phys, size);
     this.addEntry(env, e, attrs);
@@ -231,8 +245,8 @@ export class DmaDebug implements DmaDebugHooks {
     if (env === null) return;
     const { vm, machine } = env.k;
     // x86's virt_addr_valid accepts the kernel image mapping as well as the linear map.
-    const imageOk = machine.profile.name === 'x86_64' && vm.isKernelImage(ptr);
-    const invalid = !vm.virtAddrValid(ptr) && !imageOk;
+    const invalid =
+      !vm.virtAddrValid(ptr) && !(machine.profile.name === 'x86_64' && vm.isKernelImage(ptr));
     const vmalloc = vm.isVmallocAddr(ptr);
     if (!invalid && !vmalloc) return;
     const at = `[addr=${vm.format(ptr)}] [len=${size}]`;
@@ -259,7 +273,7 @@ export class DmaDebug implements DmaDebugHooks {
 
   unmapPhys(dev: Device, dmaAddr: DmaAddr, size: number, dir: DmaDataDirection): void {
     if (this.env === null) return;
-    this.unmap(newEntry(dev, 'single', 0 as PhysAddr, dmaAddr, size, dir));
+    this.unmap(this.scratch.set(dev, 'single', 0 as PhysAddr, dmaAddr, size, dir));
   }
 
   mapResource(
@@ -272,13 +286,15 @@ export class DmaDebug implements DmaDebugHooks {
   ): void {
     const env = this.env;
     if (env === null) return;
-    const e = newEntry(dev, 'resource', phys, dmaAddr, size, dir, MapErr.NOT_CHECKED, MAP_RESOURCE);
+    const e = this.pool
+      .alloc()
+      .set(dev, 'resource', phys, dmaAddr, size, dir, MapErr.NOT_CHECKED, MAP_RESOURCE);
     this.addEntry(env, e, attrs);
   }
 
   unmapResource(dev: Device, dmaAddr: DmaAddr, size: number, dir: DmaDataDirection): void {
     if (this.env === null) return;
-    this.unmap(newEntry(dev, 'resource', 0 as PhysAddr, dmaAddr, size, dir));
+    this.unmap(this.scratch.set(dev, 'resource', 0 as PhysAddr, dmaAddr, size, dir));
   }
 
   mappingError(dev: Device, dmaAddr: DmaAddr): void {
@@ -290,14 +306,14 @@ export class DmaDebug implements DmaDebugHooks {
     checkSync(
       this.hash,
       this.reporter,
-      newEntry(dev, 'single', 0 as PhysAddr, dmaAddr, size, dir),
+      this.scratch.set(dev, 'single', 0 as PhysAddr, dmaAddr, size, dir),
       true,
     );
   }
 
   syncSingleForDevice(dev: Device, dmaAddr: DmaAddr, size: number, dir: DmaDataDirection): void {
     if (this.env === null) return;
-    const r = newEntry(dev, 'single', 0 as PhysAddr, dmaAddr, size, dir);
+    const r = this.scratch.set(dev, 'single', 0 as PhysAddr, dmaAddr, size, dir);
     checkSync(this.hash, this.reporter, r, false);
   }
 
@@ -325,12 +341,12 @@ export class DmaDebug implements DmaDebugHooks {
       this.checkForIllegalArea(env, dev, phys, s.length);
     }
     for (const s of forEachSg(sgl, ents)) {
-      const e: DebugEntry = {
-        ...newEntry(dev, 'scatter-gather', this.sgPhys(env, s), s.dmaAddress, s.dmaLength, dir),
-        sgCallEnts: nents,
-        sgMappedEnts: ents,
-        mappedAt: MAP_SG,
-      };
+      const phys = this.sgPhys(env, s);
+      const e = this.pool
+        .alloc()
+        .set(dev, 'scatter-gather', phys, s.dmaAddress, s.dmaLength, dir)
+        .sg(nents, ents);
+      e.mappedAt = MAP_SG;
       if (this.opts.sgChecks === true) this.checkSgSegment(dev, s);
       this.addEntry(env, e, attrs);
     }
@@ -342,7 +358,7 @@ export class DmaDebug implements DmaDebugHooks {
     let mapped = 0;
     let i = 0;
     for (const s of forEachSg(sgl, nents)) {
-      const r = sgRef(dev, this.sgPhys(env, s), s, dir, nents);
+      const r = this.sgRef(dev, this.sgPhys(env, s), s, dir, nents);
       if (mapped !== 0 && i >= mapped) break;
       if (i === 0) mapped = this.hash.findExact(r)?.sgMappedEnts ?? 0;
       this.unmap(r);
@@ -356,16 +372,9 @@ export class DmaDebug implements DmaDebugHooks {
     const phys = coherentPhys(env, vaddr);
     if (phys === null) return;
     const bidi = DmaDataDirection.BIDIRECTIONAL;
-    const e = newEntry(
-      dev,
-      'coherent',
-      phys,
-      dmaAddr,
-      size,
-      bidi,
-      MapErr.CHECK_NOT_APPLICABLE,
-      ALLOC,
-    );
+    const e = this.pool
+      .alloc()
+      .set(dev, 'coherent', phys, dmaAddr, size, bidi, MapErr.CHECK_NOT_APPLICABLE, ALLOC);
     this.addEntry(env, e, attrs);
   }
 
@@ -374,7 +383,8 @@ export class DmaDebug implements DmaDebugHooks {
     if (env === null || vaddr === null) return;
     const phys = coherentPhys(env, vaddr);
     if (phys === null) return;
-    this.unmap(newEntry(dev, 'coherent', phys, dmaAddr, size, DmaDataDirection.BIDIRECTIONAL));
+    const bidi = DmaDataDirection.BIDIRECTIONAL;
+    this.unmap(this.scratch.set(dev, 'coherent', phys, dmaAddr, size, bidi));
   }
 
   /** check_unmap, then the entry goes (dma_entry_free). */
@@ -383,6 +393,7 @@ export class DmaDebug implements DmaDebugHooks {
     if (e === null) return;
     this.hash.remove(e);
     this.cachelines?.remove(e);
+    this.pool.release(e);
   }
 
   /** debug_dma_sync_sg_for_cpu / _for_device: the mapped segments of the list. */
@@ -398,7 +409,7 @@ export class DmaDebug implements DmaDebugHooks {
     let mapped = 0;
     let i = 0;
     for (const s of forEachSg(sgl, nelems)) {
-      const r = sgRef(dev, this.sgPhys(env, s), s, dir, nelems);
+      const r = this.sgRef(dev, this.sgPhys(env, s), s, dir, nelems);
       if (i === 0) mapped = this.hash.findExact(r)?.sgMappedEnts ?? 0;
       if (i >= mapped) break;
       checkSync(this.hash, this.reporter, r, toCpu);
@@ -438,10 +449,8 @@ export class DmaDebug implements DmaDebugHooks {
 
   /** check_for_stack: a page of the current task's stack. */
   private checkForStack(env: Env, dev: Device, phys: PhysAddr): void {
-    const { k } = env;
-    const pageSize = k.machine.profile.pageSize;
+    const { k, pageSize } = env;
     const cpu = k.machine.currentCpu;
-    const base = k.stacks.base(cpu);
     const offset = phys % pageSize;
     if (!k.layout.vmapStack) {
       if (!k.linear.isLowmem(phys)) return;
@@ -449,31 +458,27 @@ export class DmaDebug implements DmaDebugHooks {
       if (k.stacks.objectIsOnStack(va, cpu)) this.stackError(dev, 'addr', k.vm.format(va), phys);
       return;
     }
-    const page = phys - offset;
-    const pages = this.stackPages(env, cpu, base);
-    for (let i = 0; i < pages.length; i++) {
-      if (pages[i] !== page) continue;
-      const va = (base + i * pageSize + offset) as VirtAddr;
-      this.stackError(dev, 'probable addr', k.vm.format(va), phys);
-      return;
-    }
+    const i = this.stackPages(env, cpu).indexOf(phys - offset);
+    if (i < 0) return;
+    const va = (k.stacks.base(cpu) + i * pageSize + offset) as VirtAddr;
+    this.stackError(dev, 'probable addr', k.vm.format(va), phys);
   }
 
   /**
-   * The physical page behind each page of `cpu`'s vmapped stack at `base` (-1 where unmapped).
-   * Kept until the vmalloc space changes: every vmap and vunmap replaces its list of areas, so
-   * the list's identity tells whether a page-table walk could give another answer.
+   * The physical page behind each page of `cpu`'s vmapped stack (-1 where unmapped). Kept until
+   * the vmalloc space changes: every vmap and vunmap replaces its list of areas, so the list's
+   * identity tells whether a page-table walk could give another answer.
    */
-  private stackPages(env: Env, cpu: number, base: VirtAddr): readonly number[] {
-    const { k } = env;
+  private stackPages(env: Env, cpu: number): readonly number[] {
+    const { k, pageSize } = env;
     const areas = k.vm.vmalloc.list;
     const c = this.stackCache;
-    if (c !== null && c.areas === areas && c.cpu === cpu && c.base === base) return c.pages;
-    const pageSize = k.machine.profile.pageSize;
+    if (c !== null && c.areas === areas && c.cpu === cpu) return c.pages;
+    const base = k.stacks.base(cpu);
     const pages: number[] = [];
     for (let i = 0; i < k.stacks.size / pageSize; i++)
       pages.push(k.vm.resolve((base + i * pageSize) as VirtAddr));
-    this.stackCache = { areas, cpu, base, pages };
+    this.stackCache = { areas, cpu, pages };
     return pages;
   }
 
@@ -494,12 +499,10 @@ export class DmaDebug implements DmaDebugHooks {
    * MODEL: the whole image counts as text and rodata.
    */
   private checkForIllegalArea(env: Env, dev: Device, phys: PhysAddr, len: number): void {
+    if (phys >= env.imageAliasHi || phys + len <= env.imageAliasLo) return;
     const { k } = env;
     if (!k.linear.isLowmem(phys)) return;
-    const va = k.linear.physToVirt(phys);
-    const start = k.vm.imageStart;
-    if (va >= start + k.layout.imageSize || va + len <= start) return;
-    const addr = k.vm.format(va);
+    const addr = k.vm.format(k.linear.physToVirt(phys));
     this.errPrintk(
       dev,
       null,
@@ -617,23 +620,22 @@ export class DmaDebug implements DmaDebugHooks {
     this.findings.addLine(text);
   }
 
+  /** The ref of one entry of a scatterlist (unmap and sync of sg lists). */
+  private sgRef(
+    dev: Device,
+    phys: PhysAddr,
+    s: Scatterlist,
+    dir: DmaDataDirection,
+    nelems: number,
+  ): DebugEntry {
+    return this.scratch
+      .set(dev, 'scatter-gather', phys, s.dmaAddress, s.dmaLength, dir)
+      .sg(nelems, 0);
+  }
+
   private sgPhys(env: Env, s: Scatterlist): PhysAddr {
     return (env.k.pages.pageToPhys(s.page) + s.offset) as PhysAddr;
   }
-}
-
-/** The ref of one entry of a scatterlist (unmap and sync of sg lists). */
-function sgRef(
-  dev: Device,
-  phys: PhysAddr,
-  s: Scatterlist,
-  dir: DmaDataDirection,
-  nelems: number,
-): DebugEntry {
-  return {
-    ...newEntry(dev, 'scatter-gather', phys, s.dmaAddress, s.dmaLength, dir),
-    sgCallEnts: nelems,
-  };
 }
 
 /** virt_to_paddr of a coherent buffer (linear map or vmalloc), or null for neither. */
