@@ -51,11 +51,13 @@ export interface DmaDebugOptions {
   readonly driverFilter?: string;
   /** dma_debug=off: the checker stays silent and keeps no entries. */
   readonly disabled?: boolean;
+  /** dma_debug_entries=: entries preallocated (default 65536). */
+  readonly entries?: number;
   /** CONFIG_DMA_API_DEBUG_SG: segment length and boundary checks at dma_map_sg. */
   readonly sgChecks?: boolean;
 }
 
-/** PREALLOC_DMA_DEBUG_ENTRIES. */
+/** PREALLOC_DMA_DEBUG_ENTRIES: nr_prealloc_entries unless dma_debug_entries= says otherwise. */
 const PREALLOC_ENTRIES = 1 << 16;
 /** NAME_MAX_LEN - 1: the longest driver filter. */
 const FILTER_MAX = 63;
@@ -90,8 +92,10 @@ export class DmaDebug implements DmaDebugHooks {
   numErrors: number;
   /** all_errors: print every error (debugfs, writable). */
   allErrors: boolean;
-  /** disabled: set by dma_debug=off (or `disabled`); never cleared. */
-  readonly disabled: boolean;
+  /** global_disable: set by dma_debug=off (or `disabled`); never cleared. */
+  disabled: boolean;
+  /** nr_prealloc_entries: from `entries`, dma_debug_entries= or the default. */
+  private prealloc = PREALLOC_ENTRIES;
   /** min_free_entries: the low-water mark of free entries. */
   minFreeEntries = PREALLOC_ENTRIES;
 
@@ -127,6 +131,8 @@ export class DmaDebug implements DmaDebugHooks {
    * `dmaDebug`), prints the boot lines and listens for drivers unbinding (leaks).
    */
   attach(k: Kernel): void {
+    const boot = k.params.dmaDebug;
+    this.disabled ||= boot.off;
     if (this.disabled) {
       this.print(k, 'info', 'DMA-API: debugging disabled on kernel command line');
       return;
@@ -144,11 +150,14 @@ export class DmaDebug implements DmaDebugHooks {
       imageAliasHi: aliasLo + k.layout.imageSize,
     };
     this.cachelines = new ActiveCachelines(profile.lineSize);
-    if (this.opts.driverFilter !== undefined && this.opts.driverFilter !== '') {
-      this.filter = this.opts.driverFilter.slice(0, FILTER_MAX);
+    this.prealloc = this.opts.entries ?? boot.entries ?? PREALLOC_ENTRIES;
+    this.minFreeEntries = this.prealloc;
+    const filter = this.opts.driverFilter ?? boot.driver ?? '';
+    if (filter !== '') {
+      this.filter = filter.slice(0, FILTER_MAX);
       this.print(k, 'info', `DMA-API: enable driver filter for driver [${this.filter}]`);
     }
-    this.print(k, 'info', `DMA-API: preallocated ${PREALLOC_ENTRIES} debug entries`);
+    this.print(k, 'info', `DMA-API: preallocated ${this.prealloc} debug entries`);
     this.print(k, 'info', 'DMA-API: debugging enabled by kernel config');
     k.devices.busRegisterNotifier((event, dev) => {
       if (event === 'unbound-driver') this.deviceUnbound(dev);
@@ -180,7 +189,7 @@ export class DmaDebug implements DmaDebugHooks {
 
   /** nr_total_entries. MODEL: the pool grows in steps of the initial size, not by a page. */
   get nrTotalEntries(): number {
-    return Math.max(1, Math.ceil(this.hash.nLive / PREALLOC_ENTRIES)) * PREALLOC_ENTRIES;
+    return Math.max(1, Math.ceil(this.hash.nLive / this.prealloc)) * this.prealloc;
   }
 
   /** num_free_entries. */

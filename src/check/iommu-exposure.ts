@@ -350,14 +350,29 @@ export class IommuExposure implements DmaDebugHooks {
     if (x.others.length > 0) this.reportExposure(env, m, x);
   }
 
-  /** The unmap hooks run before the unmap: the window opens now, the invalidation closes it. */
+  /**
+   * The window opens at the unmap hook and the invalidation closes it. dma_unmap_sg's hook runs
+   * before the IOMMU unmap, dma_unmap_page's after it (and, in strict mode, after its
+   * invalidation): a range that is out of the page table and the IOTLB already has no window.
+   */
   private untrack(dev: Device, dmaAddr: number): void {
     const env = this.env;
     const byAddr = this.live.get(dev);
     const m = byAddr?.get(dmaAddr);
     if (env === null || m === undefined) return;
     byAddr?.delete(dmaAddr);
+    if (this.unreachable(env, m)) return;
     this.open.push({ m, unmappedAt: env.k.machine.clock.now, closedAt: null, accesses: [] });
+  }
+
+  /** Whether no page of `m` is mapped or held by the IOTLB any more. */
+  private unreachable(env: Env, m: LiveMapping): boolean {
+    const iotlb = env.k.machine.iommu?.iotlb;
+    for (let p = m.iovaStart; p < m.iovaEnd; p += IOVA_GRANULE) {
+      if (env.tables.lookup(m.domain.hw, p) !== null) return false;
+      if (iotlb?.contains(m.domain.hw.id, p) === true) return false;
+    }
+    return true;
   }
 
   private liveAt(dev: Device, iova: number): LiveMapping | undefined {

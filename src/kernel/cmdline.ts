@@ -3,7 +3,7 @@
  * parse_args: quotes, `--`, dashes equal to underscores in names) and the boot parameters the DMA
  * path depends on, with the kernel's value syntax: mem= (memparse), swiotlb=, iommu.strict=,
  * iommu.passthrough=, iommu.forcedac= (kstrtobool), iommu= (x86), intel_iommu=, cma=, memmap=,
- * coherent_pool=.
+ * coherent_pool=, and dma-debug's dma_debug=, dma_debug_entries=, dma_debug_driver=.
  * Linux 6.12. Parameters the model does not know are kept, not rejected (the kernel hands them to
  * init). MODEL: a malformed value of a known parameter is a ConfigError; the kernel would mostly
  * ignore it or the rest of the value after the part it understood.
@@ -85,6 +85,7 @@ export interface BootParams {
    * atomic pool starts with; 0 means the default, as in the kernel.
    */
   readonly coherentPool: number | null;
+  readonly dmaDebug: DmaDebugParams;
   /**
    * Parameters the model does not interpret, in order (console=, loglevel=, module parameters
    * such as oracle.scenario= ...). The kernel passes `name=value` ones to init's environment
@@ -93,6 +94,16 @@ export interface BootParams {
   readonly unknown: readonly KernelParam[];
   /** Everything after `--`, for init's argv, quotes removed. */
   readonly initArgs: readonly string[];
+}
+
+/** dma-debug's boot parameters (kernel/dma/debug.c). */
+export interface DmaDebugParams {
+  /** dma_debug=off: debugging disabled for good. */
+  readonly off: boolean;
+  /** dma_debug_entries=<n>: entries to preallocate, or null for the default. */
+  readonly entries: number | null;
+  /** dma_debug_driver=<name>: the driver filter, or null for none. */
+  readonly driver: string | null;
 }
 
 /** The largest byte count or address the model accepts: 2^52. */
@@ -186,6 +197,7 @@ export function parseCmdline(cmdline: string): BootParams {
     cma: st.cma,
     memmap: st.memmap,
     coherentPool: st.coherentPool,
+    dmaDebug: st.dmaDebug,
     unknown: st.unknown,
     initArgs: after ?? [],
   };
@@ -197,6 +209,7 @@ interface State {
   cma: CmaParam | null;
   memmap: MemmapParam[];
   coherentPool: number | null;
+  dmaDebug: { -readonly [K in keyof DmaDebugParams]: DmaDebugParams[K] };
   unknown: KernelParam[];
   iommu: { -readonly [K in keyof IommuParams]: IommuParams[K] } & {
     x86Options: string[];
@@ -211,6 +224,7 @@ function newState(): State {
     cma: null,
     memmap: [],
     coherentPool: null,
+    dmaDebug: { off: false, entries: null, driver: null },
     unknown: [],
     iommu: {
       strict: null,
@@ -237,6 +251,11 @@ const EARLY: ReadonlyMap<string, (st: State, p: KernelParam) => void> = new Map(
     cma: (st, p) => (st.cma = parseCma(p)),
     memmap: (st, p) => st.memmap.push(...parseMemmap(p)),
     coherent_pool: (st, p) => (st.coherentPool = parseSize(p, SIZE_FORMS, true)),
+    // dma_debug_cmdline: only a value starting with "off" does anything.
+    dma_debug: (st, p) => (st.dmaDebug.off ||= p.value?.startsWith('off') === true),
+    dma_debug_entries: (st, p) => (st.dmaDebug.entries = parseDebugEntries(p)),
+    // dma_debug_driver_setup: the name up to the first space, at most NAME_MAX_LEN - 1 bytes.
+    dma_debug_driver: (st, p) => (st.dmaDebug.driver = (p.value ?? '').slice(0, 63)),
   } satisfies Record<string, (st: State, p: KernelParam) => void>),
 );
 
@@ -245,6 +264,14 @@ function parseEarly(st: State, key: string, p: KernelParam): boolean {
   const handler = EARLY.get(key);
   handler?.(st, p);
   return handler !== undefined;
+}
+
+/** dma_debug_entries=<n> (get_option: a positive int). */
+function parseDebugEntries(p: KernelParam): number {
+  const n = p.value === null || !/^\d+$/.test(p.value) ? NaN : Number(p.value);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 0x7fff_ffff)
+    throw bad(p, 'expected a number of entries from 1 to 2147483647');
+  return n;
 }
 
 function bad(p: KernelParam, forms: string): ConfigError {

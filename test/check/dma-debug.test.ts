@@ -492,6 +492,34 @@ describe('dma-debug: knobs', () => {
     expect(found(r)).toEqual([]);
     expect(r.dbg.findings.lines).toEqual(['DMA-API: debugging disabled on kernel command line']);
   });
+
+  it('the boot parameters: dma_debug=off, dma_debug_driver=, dma_debug_entries=', () => {
+    const off = rig(undefined, 'dma_debug=off');
+    expect(off.dbg.disabled).toBe(true);
+    off.k.dma.dmaUnmapSingle(off.dev, 0x1000 as DmaAddr, 64, TO_DEVICE);
+    expect(found(off)).toEqual([]);
+    // Only "off" disables (dma_debug_cmdline compares the first three characters).
+    expect(rig(undefined, 'dma_debug=on').dbg.disabled).toBe(false);
+
+    const r = rig(undefined, 'dma_debug_driver=nvme dma_debug_entries=1024');
+    expect(r.dbg.findings.lines).toEqual([
+      'DMA-API: enable driver filter for driver [nvme]',
+      'DMA-API: preallocated 1024 debug entries',
+      'DMA-API: debugging enabled by kernel config',
+    ]);
+    expect(r.dbg.driverFilter).toBe('nvme');
+    expect(r.dbg.nrTotalEntries).toBe(1024);
+    r.k.dma.dmaUnmapSingle(r.dev, 0x1000 as DmaAddr, 64, TO_DEVICE);
+    expect(r.dbg.findings.all.map((f) => [f.kind, f.printed])).toEqual([
+      ['unmap-never-mapped', false],
+    ]);
+    // An option given to the checker wins over the command line.
+    const opt = rig(undefined, 'dma_debug_driver=nvme', { driverFilter: 'e1000' });
+    expect(opt.dbg.driverFilter).toBe('e1000');
+    expect(() => rig(undefined, 'dma_debug_entries=lots')).toThrow(
+      'kernel command line: dma_debug_entries=lots: expected a number of entries from 1 to 2147483647',
+    );
+  });
 });
 
 describe('dma-debug: correct code raises nothing', () => {

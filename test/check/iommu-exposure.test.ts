@@ -208,6 +208,15 @@ describe('IOMMU exposure: the lazy window', () => {
     expect(r.x.staleWindows()).toEqual([]);
   });
 
+  it('strict: an IOVA the unmap gave back and a new map reuses is live, not stale', () => {
+    const { r, dma } = writeAfterUnmap(STRICT);
+    const again = map(r, r.k.kmalloc.kmalloc(4096, GFP_KERNEL)!, 4096, FROM_DEVICE);
+    expect(again).toBe(dma);
+    expect(devWrite(r, again, 64)).toBe(DmaStatus.OK);
+    expect(r.x.findings.all).toEqual([]);
+    expect(r.x.staleWindows()).toEqual([]);
+  });
+
   it('lazy: the late write lands through the stale IOTLB entry until the flush queue flushes', () => {
     const { r, dma, buf, late } = writeAfterUnmap(LAZY);
     expect(late).toBe(DmaStatus.OK);
