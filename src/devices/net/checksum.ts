@@ -1,0 +1,27 @@
+/**
+ * The Internet checksum (RFC 1071): the ones'-complement sum of 16-bit big-endian words, used by
+ * IPv4, ICMP, UDP and TCP, and computed by NICs for checksum offload.
+ */
+
+/** Adds buf[off..off+len) as big-endian 16-bit words to `sum` (an odd last byte is padded with 0). */
+export function onesSum(buf: Uint8Array, off: number, len: number, sum = 0): number {
+  let s = sum;
+  const end = off + len - 1;
+  let i = off;
+  for (; i < end; i += 2) s += ((buf[i] as number) << 8) | (buf[i + 1] as number);
+  if (i === end) s += (buf[i] as number) << 8;
+  // Fold often enough that the sum stays an exact integer far below 2^53.
+  return s > 0xffff_ffff ? (s % 0xffff) + 0xffff : s;
+}
+
+/** Folds a sum to 16 bits with end-around carry, without complementing. */
+export function foldSum(sum: number): number {
+  let s = sum;
+  while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 0x10000);
+  return s;
+}
+
+/** The checksum field value: the complement of the folded sum. */
+export function internetChecksum(buf: Uint8Array, off: number, len: number, sum = 0): number {
+  return ~foldSum(onesSum(buf, off, len, sum)) & 0xffff;
+}

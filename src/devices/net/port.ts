@@ -1,0 +1,19 @@
+/**
+ * How a MAC meets the wire: a link hands each side a NetAttachment to transmit on and calls the
+ * side's NetReceiver when a frame arrives. Frames are Ethernet frames from the destination MAC to
+ * the end of the payload (padding included, no preamble and no FCS), as a pcap file holds them.
+ */
+
+/** A MAC's (or peer's) receive side: called by the link at the simulated time the frame arrives. */
+export interface NetReceiver {
+  receive(frame: Uint8Array): void;
+}
+
+/** A MAC's transmit side on a link. */
+export interface NetAttachment {
+  /**
+   * Queues a frame behind those already on the wire and returns the simulated time (ns) at which
+   * its last bit leaves; the frame is copied, so the caller may reuse its buffer.
+   */
+  transmit(frame: Uint8Array): number;
+}
