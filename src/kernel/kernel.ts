@@ -48,6 +48,9 @@ import { VmallocSpace } from './mm/vmalloc.js';
 import { Vmap } from './mm/vmap.js';
 import type { PageSource } from './mm/vmap.js';
 import { KernelLog } from './printk.js';
+import { KernelIo } from './io.js';
+import { IrqCore } from './irq.js';
+import { SkbAlloc } from './net/skb-alloc.js';
 
 export interface KernelConfig {
   /** The kernel command line, e.g. "mem=62M swiotlb=force". */
@@ -90,6 +93,12 @@ export class Kernel {
   readonly iommu: IommuCore;
   /** IOMMU DMA, when an IOMMU driver runs; null otherwise. */
   readonly iommuDma: IommuDma | null;
+  /** readl/writel on ioremap()ed registers. */
+  readonly io: KernelIo;
+  /** request_irq/free_irq and delivery of level-triggered lines. */
+  readonly irq: IrqCore;
+  /** Socket buffers and the page-fragment cache network drivers receive into. */
+  readonly skbs: SkbAlloc;
 
   constructor(
     readonly machine: Machine,
@@ -276,6 +285,17 @@ export class Kernel {
       cpu: () => machine.currentCpu,
     });
     this.dmaPools = this.bootDmaPools(cfg.dmapoolDebug === true);
+    this.io = new KernelIo(machine, this.vm);
+    this.irq = new IrqCore(machine, this.log);
+    this.skbs = new SkbAlloc({
+      kmalloc: this.kmalloc,
+      vm: this.vm,
+      pages: this.pages,
+      pageSize: profile.pageSize,
+      lineSize: profile.lineSize,
+      pageAddress: (p) => this.pageAddress(p),
+      virtToPage: (va) => this.virtToPage(va),
+    });
   }
 
   /** virt_to_phys / __pa: linear-map addresses only (the kernel's CONFIG_DEBUG_VIRTUAL rule). */

@@ -5,7 +5,7 @@
  * RX (SDM §3.2.9, RXCSUM): IPv4 header and TCP/UDP checksums are verified and reported in the
  * descriptor status and errors; the packet checksum is the raw ones'-complement sum from PCSS.
  */
-import { foldSum, internetChecksum, onesSum } from '../net/checksum.js';
+import { foldSum, internetChecksum, onesSum } from '../../lib/net/checksum.js';
 import { RXCSUM, RXD_ERR, RXD_STAT } from './regs.js';
 
 /** Inserts a checksum; does nothing when the offsets do not fit the packet (SDM §3.3.6). */

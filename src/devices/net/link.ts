@@ -6,7 +6,7 @@
  */
 import { ConfigError } from '../../lib/errors.js';
 import type { Clock } from '../../machine/clock/clock.js';
-import { ETH_FCS_LEN, ETH_ZLEN } from './frame-defs.js';
+import { ETH_FCS_LEN, ETH_ZLEN } from '../../lib/net/frame-defs.js';
 import type { NetAttachment, NetReceiver } from './port.js';
 
 /** Preamble (7) + start frame delimiter (1): 802.3 clause 3.2.1. */

@@ -23,11 +23,11 @@ import {
   ETH_HLEN,
   isBroadcastMac,
   macEqual,
-} from './frame-defs.js';
-import { buildArp, buildIcmpEcho, buildTcp, buildUdp } from './frame-build.js';
-import type { Ipv4Params } from './frame-build.js';
-import { parseFrame } from './frame-parse.js';
-import type { ParsedFrame, TcpInfo } from './frame-parse.js';
+} from '../../lib/net/frame-defs.js';
+import { buildArp, buildIcmpEcho, buildTcp, buildUdp } from '../../lib/net/frame-build.js';
+import type { Ipv4Params } from '../../lib/net/frame-build.js';
+import { parseFrame } from '../../lib/net/frame-parse.js';
+import type { ParsedFrame, TcpInfo } from '../../lib/net/frame-parse.js';
 import type { NetAttachment, NetReceiver } from './port.js';
 
 export const UDP_ECHO_PORT = 7;

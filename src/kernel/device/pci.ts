@@ -8,6 +8,7 @@
  */
 import { hex } from '../../lib/addr.js';
 import { ConfigError } from '../../lib/errors.js';
+import type { IrqLine } from '../../machine/bus/irq.js';
 import type { Machine } from '../../machine/machine.js';
 import type { MmioHandler } from '../../machine/memory/physmap.js';
 import { Device } from './device.js';
@@ -75,6 +76,8 @@ export interface PciDeviceDesc {
   readonly dmaRanges?: readonly BusDmaRegion[];
   /** Masters the bus (has a DmaPort); default true. */
   readonly busMaster?: boolean;
+  /** The function's INTx line (pdev->irq once requested); default none. */
+  readonly irq?: IrqLine;
 }
 
 /** One BAR as the kernel sees it (pci_resource_start / pci_resource_len). */
@@ -96,6 +99,8 @@ export class PciDevice extends Device {
   readonly subsystemDevice: number;
   readonly classCode: number;
   readonly resources: readonly PciResource[];
+  /** The INTx line the hardware drives, for request_irq; null for none. */
+  readonly irqLine: IrqLine | null;
 
   constructor(desc: PciDeviceDesc, init: DeviceInit) {
     super(init);
@@ -108,6 +113,7 @@ export class PciDevice extends Device {
     this.subsystemDevice = desc.subsystemDevice ?? 0;
     this.classCode = desc.classCode ?? 0;
     this.resources = (desc.bars ?? []).map((b) => ({ index: b.index, start: b.base, len: b.size }));
+    this.irqLine = desc.irq ?? null;
   }
 
   /** PCI_SLOT(devfn). */

@@ -100,7 +100,7 @@ export function gfpMigratetype(gfp: Gfp): number {
 }
 
 /** The name table, in the kernel's order: composites first, so they win over their bits. */
-const GFP_NAMES: readonly (readonly [number, string])[] = [
+export const GFP_NAMES: readonly (readonly [number, string])[] = [
   [GFP_TRANSHUGE, 'GFP_TRANSHUGE'],
   [GFP_TRANSHUGE_LIGHT, 'GFP_TRANSHUGE_LIGHT'],
   [GFP_HIGHUSER_MOVABLE, 'GFP_HIGHUSER_MOVABLE'],

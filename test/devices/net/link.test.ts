@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ETH_FRAME_LEN } from '../../../src/devices/net/frame.js';
+import { ETH_FRAME_LEN } from '../../../src/lib/net/frame.js';
 import { Link, frameSlotBytes, frameWireBytes } from '../../../src/devices/net/link.js';
 import type { LinkSide } from '../../../src/devices/net/link.js';
 import type { NetReceiver } from '../../../src/devices/net/port.js';

@@ -16,8 +16,8 @@ import {
   parseFrame,
   parseIp,
   parseMac,
-} from '../../../src/devices/net/frame.js';
-import type { ParsedFrame } from '../../../src/devices/net/frame.js';
+} from '../../../src/lib/net/frame.js';
+import type { ParsedFrame } from '../../../src/lib/net/frame.js';
 import { Link } from '../../../src/devices/net/link.js';
 import type { NetAttachment } from '../../../src/devices/net/port.js';
 import { NetResponder } from '../../../src/devices/net/responder.js';

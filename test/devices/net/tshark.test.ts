@@ -12,9 +12,9 @@ import {
   buildUdp,
   parseIp,
   parseMac,
-} from '../../../src/devices/net/frame.js';
+} from '../../../src/lib/net/frame.js';
 import { Link } from '../../../src/devices/net/link.js';
-import { PcapCollector, toPcap } from '../../../src/devices/net/pcap.js';
+import { PcapCollector, toPcap } from '../../../src/lib/net/pcap.js';
 import { NetResponder } from '../../../src/devices/net/responder.js';
 import { Clock } from '../../../src/machine/clock/clock.js';
 import {

@@ -3,7 +3,7 @@
  * checksums at offsets (frame-csum.ts), constants and addresses (frame-defs.ts), and here the
  * in-place checksum helpers a test or a NIC model applies to a whole frame.
  */
-import { ConfigError } from '../../lib/errors.js';
+import { ConfigError } from '../errors.js';
 import { putU16 } from './frame-defs.js';
 import { IP_CSUM_OFF, ipHeaderChecksum, l4Status, putL4Checksum } from './frame-csum.js';
 import type { ChecksumStatus, L4Span } from './frame-csum.js';

@@ -3,7 +3,7 @@
  * if_ether.h, in.h, icmp.h, include/net/tcp.h), and MAC / IPv4 address helpers. Frames are
  * Uint8Arrays from the destination MAC to the end of the payload, no preamble and no FCS.
  */
-import { ConfigError } from '../../lib/errors.js';
+import { ConfigError } from '../errors.js';
 
 export const ETH_ALEN = 6;
 /** Destination, source, ethertype. */

@@ -7,7 +7,7 @@ import {
   readPcap,
   readPcapHeader,
   toPcap,
-} from '../../../src/devices/net/pcap.js';
+} from '../../../src/lib/net/pcap.js';
 import { ConfigError } from '../../../src/lib/errors.js';
 
 const frame = (n: number, v = 1): Uint8Array => new Uint8Array(n).fill(v);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { foldSum, internetChecksum, onesSum } from '../../../src/devices/net/checksum.js';
+import { foldSum, internetChecksum, onesSum } from '../../../src/lib/net/checksum.js';
 
 /** RFC 1071 section 4.1, in BigInt so no carry is ever lost. */
 function reference(buf: Uint8Array, off: number, len: number, init: number): number {

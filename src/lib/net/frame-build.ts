@@ -2,7 +2,7 @@
  * Frame builders: exact bytes of Ethernet II frames carrying ARP, IPv4 and ICMP echo, UDP or TCP,
  * with correct checksums unless told otherwise (for checksum-offload tests).
  */
-import { ConfigError } from '../../lib/errors.js';
+import { ConfigError } from '../errors.js';
 import { foldSum } from './checksum.js';
 import {
   ARPHRD_ETHER,

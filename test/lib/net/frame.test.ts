@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { foldSum } from '../../../src/devices/net/checksum.js';
+import { foldSum } from '../../../src/lib/net/checksum.js';
 import {
   ARPOP_REPLY,
   ARPOP_REQUEST,
@@ -30,7 +30,7 @@ import {
   parseMac,
   pseudoHeaderSum,
   verifyL4Checksum,
-} from '../../../src/devices/net/frame.js';
+} from '../../../src/lib/net/frame.js';
 import { ConfigError } from '../../../src/lib/errors.js';
 
 const A = parseMac('52:54:00:12:34:56');

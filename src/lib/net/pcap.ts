@@ -3,7 +3,7 @@
  * per packet a 16-byte record header and the captured bytes. Written little-endian with
  * nanosecond timestamps; read in either byte order with micro- or nanosecond timestamps.
  */
-import { ConfigError } from '../../lib/errors.js';
+import { ConfigError } from '../errors.js';
 
 /** Magic numbers as read in the file's own byte order. */
 export const PCAP_MAGIC_USEC = 0xa1b2c3d4;

@@ -1,0 +1,156 @@
+/**
+ * The e1000 driver's state (drivers/net/ethernet/intel/e1000/e1000.h): the adapter, its rings with
+ * their buffer_info arrays, the module parameters that matter for DMA, and the options that break
+ * the driver on purpose so the checkers have real mistakes to catch.
+ */
+import type { DmaAddr, VirtAddr } from '../../lib/addr.js';
+import type { IrqLine } from '../../machine/bus/irq.js';
+import type { PciDevice } from '../../kernel/device/pci.js';
+import type { Kernel } from '../../kernel/kernel.js';
+import type { KernelTimer } from '../../kernel/timer.js';
+import type { Napi, NetDevice } from '../../kernel/net/netdevice.js';
+import type { SkBuff } from '../../kernel/net/skbuff.js';
+
+/** struct e1000_tx_buffer. */
+export interface TxBuffer {
+  skb: SkBuff | null;
+  dma: DmaAddr;
+  length: number;
+  /** Index of the packet's EOP descriptor, in its first buffer. */
+  nextToWatch: number;
+  mappedAsPage: boolean;
+  segs: number;
+  bytecount: number;
+}
+
+/** struct e1000_rx_buffer (the page-fragment variant of e1000_clean_rx_irq). */
+export interface RxBuffer {
+  /** rxbuf.data: the frame's first byte in the fragment, or null when the slot is empty. */
+  data: VirtAddr | null;
+  dma: DmaAddr;
+}
+
+/** struct e1000_tx_ring / e1000_rx_ring. */
+export interface Ring<B> {
+  /** CPU address of the descriptor array (dma_alloc_coherent). */
+  desc: VirtAddr;
+  /** Its bus address, written to xDBAL/xDBAH. */
+  dma: DmaAddr;
+  /** Bytes of the descriptor array. */
+  size: number;
+  count: number;
+  nextToUse: number;
+  nextToClean: number;
+  buffers: B[];
+  /** Register offsets of the ring's head and tail. */
+  readonly rdh: number;
+  readonly rdt: number;
+}
+
+/** Ways to break the driver on purpose (each is a real class of DMA bug). */
+export interface E1000Mistakes {
+  /** e1000_copybreak reads the frame without dma_sync_single_for_cpu. */
+  readonly skipRxSync?: boolean;
+  /** e1000_tx_queue leaves out dma_wmb() and the tail is written with writel_relaxed(). */
+  readonly skipTxBarrier?: boolean;
+  /** e1000_clean_tx_irq frees the skb but never unmaps its buffers. */
+  readonly forgetTxUnmap?: boolean;
+  /** e1000_tx_map uses the handle without dma_mapping_error(). */
+  readonly skipMapErrorCheck?: boolean;
+}
+
+/** Module parameters (e1000_param.c) and model options. */
+export interface E1000Options {
+  /** TxDescriptors / RxDescriptors: ring sizes (default 256, multiples of 8, 48..4096). */
+  readonly txDescriptors?: number;
+  readonly rxDescriptors?: number;
+  /** copybreak: frames up to this many bytes are copied and the buffer reused (default 256). */
+  readonly copybreak?: number;
+  /** TxIntDelay / TxAbsIntDelay / RxIntDelay / RxAbsIntDelay in 1.024 us units. */
+  readonly txIntDelay?: number;
+  readonly txAbsIntDelay?: number;
+  readonly rxIntDelay?: number;
+  readonly rxAbsIntDelay?: number;
+  /** InterruptThrottleRate in interrupts/s (default 8000; 0 = off). */
+  readonly interruptThrottleRate?: number;
+  /**
+   * After a copybreak, give the buffer back with dma_sync_single_for_device. e1000_main.c does not
+   * (the DMA API asks for it); default false, as Linux.
+   */
+  readonly syncCopybreakForDevice?: boolean;
+  /** The errata workarounds of e1000_tx_map (4-byte sentinel descriptors); default on. */
+  readonly txErrata?: boolean;
+  readonly mistakes?: E1000Mistakes;
+}
+
+/** struct e1000_adapter, the part the DMA path uses. */
+export interface E1000Adapter {
+  readonly k: Kernel;
+  readonly pdev: PciDevice;
+  readonly netdev: NetDevice;
+  readonly napi: Napi;
+  readonly watchdog: KernelTimer;
+  /** BAR0 as ioremap() gave it. */
+  readonly hwAddr: VirtAddr;
+  readonly irq: IrqLine;
+  readonly opts: Required<Omit<E1000Options, 'mistakes'>> & { readonly mistakes: E1000Mistakes };
+  txRing: Ring<TxBuffer>;
+  rxRing: Ring<RxBuffer>;
+  /** rx_buffer_len: 1522 (MAXIMUM_ETHERNET_VLAN_SIZE) for a 1500-byte MTU. */
+  rxBufferLen: number;
+  /** txd_cmd: EOP | IFCS | RS (| IDE with a TX interrupt delay). */
+  txdCmd: number;
+  /** e1000_tx_map's errata state: the previous packet was TSO. */
+  lastTxTso: boolean;
+  /** Dropping the rest of a frame that did not fit one buffer. */
+  discarding: boolean;
+  down: boolean;
+  /** Statistics the driver keeps (rx_csum errors, allocation failures, DMA errors). */
+  readonly counters: {
+    allocRxBuffFailed: number;
+    txDmaFailed: number;
+    hwCsumErr: number;
+    hwCsumGood: number;
+    restartQueue: number;
+  };
+}
+
+/** E1000_DESC_UNUSED: free descriptors, always leaving one slot empty. */
+export function descUnused<B>(r: Ring<B>): number {
+  return (r.nextToClean > r.nextToUse ? 0 : r.count) + r.nextToClean - r.nextToUse - 1;
+}
+
+/** An empty ring descriptor before e1000_setup_*_resources fills it. */
+export function emptyRing<B>(count: number, rdh: number, rdt: number): Ring<B> {
+  return {
+    desc: 0 as VirtAddr,
+    dma: 0 as DmaAddr,
+    size: 0,
+    count,
+    nextToUse: 0,
+    nextToClean: 0,
+    buffers: [],
+    rdh,
+    rdt,
+  };
+}
+
+/** er32: a register read (readl on hw_addr + reg). */
+export function er32(a: E1000Adapter, reg: number): number {
+  return a.k.io.readl((a.hwAddr + reg) as VirtAddr);
+}
+
+/** ew32: a register write (writel). */
+export function ew32(a: E1000Adapter, reg: number, value: number): void {
+  a.k.io.writel(value, (a.hwAddr + reg) as VirtAddr);
+}
+
+/** E1000_WRITE_FLUSH: a read of STATUS pushes posted writes out. */
+export function flush(a: E1000Adapter): void {
+  er32(a, 8);
+}
+
+/** The driver's dev_info/pr_* prefix: "e1000 0000:00:01.0 eth0: ". */
+export function info(a: E1000Adapter, level: 'info' | 'err' | 'warn', text: string): void {
+  a.k.log.print(level, `e1000 ${a.pdev.name} ${a.netdev.name}: ${text}`);
+}

@@ -1,0 +1,424 @@
+/**
+ * The e1000 transmit path (e1000_main.c): e1000_setup_tx_resources, e1000_configure_tx,
+ * e1000_xmit_frame -> e1000_tso / e1000_tx_csum -> e1000_tx_map -> e1000_tx_queue and the TDT
+ * doorbell, e1000_clean_tx_irq after the hardware's DD write-back, e1000_clean_tx_ring at down.
+ */
+import type { DmaAddr, VirtAddr } from '../../lib/addr.js';
+import { DMA_MAPPING_ERROR } from '../../kernel/device/dma-range.js';
+import { DmaDataDirection } from '../../kernel/dma/direction.js';
+import { GFP_KERNEL } from '../../kernel/mm/gfp.js';
+import { NetdevTx } from '../../kernel/net/netdevice.js';
+import { IpSummed, MAX_SKB_FRAGS } from '../../kernel/net/skbuff.js';
+import type { SkBuff } from '../../kernel/net/skbuff.js';
+import { ETH_HLEN, ETH_ZLEN, IPPROTO_TCP } from '../../lib/net/frame-defs.js';
+import { pseudoHeaderSum } from '../../lib/net/frame-csum.js';
+import { foldSum } from '../../lib/net/checksum.js';
+import { DESC_SIZE, writeContextDesc, writeTxDesc } from '../../devices/e1000/descriptors.js';
+import { REG, TCTL, TXD_CMD, TXD_DTYP_D, TXD_POPTS, TXD_STAT } from '../../devices/e1000/regs.js';
+import type { E1000Adapter, TxBuffer } from './adapter.js';
+import { descUnused, ew32, flush } from './adapter.js';
+
+const TO_DEVICE = DmaDataDirection.TO_DEVICE;
+/** E1000_MAX_TXD_PWR: 4096 bytes per data descriptor. */
+const MAX_TXD_PWR = 12;
+const MAX_DATA_PER_TXD = 1 << MAX_TXD_PWR;
+/** TX_WAKE_THRESHOLD. */
+const TX_WAKE_THRESHOLD = 32;
+/** tx_flags. */
+const TX_FLAGS_CSUM = 1;
+const TX_FLAGS_TSO = 4;
+const TX_FLAGS_IPV4 = 8;
+
+function emptyTxBuffer(): TxBuffer {
+  return {
+    skb: null,
+    dma: 0 as DmaAddr,
+    length: 0,
+    nextToWatch: 0,
+    mappedAsPage: false,
+    segs: 0,
+    bytecount: 0,
+  };
+}
+
+/** e1000_setup_tx_resources: buffer_info array and the coherent descriptor ring. @returns 0 or -ENOMEM */
+export function setupTxResources(a: E1000Adapter): number {
+  const r = a.txRing;
+  r.buffers = Array.from({ length: r.count }, emptyTxBuffer);
+  r.size = alignUp(r.count * DESC_SIZE, 4096);
+  const handle = { dma: 0 as DmaAddr };
+  const desc = a.k.dma.dmaAllocCoherent(a.pdev, r.size, handle, GFP_KERNEL);
+  if (desc === null) {
+    r.buffers = [];
+    a.k.log.print(
+      'err',
+      `e1000 ${a.pdev.name}: Unable to allocate memory for the Tx descriptor ring`,
+    );
+    return -12;
+  }
+  // MODEL: e1000_check_64k_bound applies to 82545/82546 only; the 82540 takes any ring.
+  a.k.vm.memset(desc, 0, r.size);
+  r.desc = desc;
+  r.dma = handle.dma;
+  r.nextToUse = 0;
+  r.nextToClean = 0;
+  return 0;
+}
+
+/** e1000_free_tx_resources. */
+export function freeTxResources(a: E1000Adapter): void {
+  const r = a.txRing;
+  cleanTxRing(a);
+  if (r.size > 0) a.k.dma.dmaFreeCoherent(a.pdev, r.size, r.desc, r.dma);
+  r.buffers = [];
+  r.size = 0;
+}
+
+/** e1000_configure_tx: ring registers, TIPG, delays, TCTL (TCTL.EN waits for the link). */
+export function configureTx(a: E1000Adapter): void {
+  const r = a.txRing;
+  ew32(a, REG.TDLEN, r.count * DESC_SIZE);
+  ew32(a, REG.TDBAH, Math.floor(r.dma / 2 ** 32));
+  ew32(a, REG.TDBAL, r.dma >>> 0);
+  ew32(a, REG.TDT, 0);
+  ew32(a, REG.TDH, 0);
+  // DEFAULT_82543_TIPG_IPGT_COPPER 8, IPGR1 8, IPGR2 6.
+  ew32(a, REG.TIPG, 8 | (8 << 10) | (6 << 20));
+  ew32(a, REG.TIDV, a.opts.txIntDelay);
+  ew32(a, REG.TADV, a.opts.txAbsIntDelay);
+  // CT 15, COLD 0x3f (full duplex), pad short packets, retransmit on late collision.
+  ew32(a, REG.TCTL, TCTL.PSP | TCTL.RTLC | (0x0f << TCTL.CT_SHIFT) | (0x3f << TCTL.COLD_SHIFT));
+  a.txdCmd = TXD_CMD.EOP | TXD_CMD.IFCS | TXD_CMD.RS | (a.opts.txIntDelay > 0 ? TXD_CMD.IDE : 0);
+}
+
+/**
+ * e1000_xmit_frame (ndo_start_xmit).
+ * @returns NETDEV_TX_OK when the skb was queued or dropped, NETDEV_TX_BUSY when the ring is full
+ */
+export function xmitFrame(a: E1000Adapter, skb: SkBuff): NetdevTx {
+  const r = a.txRing;
+  if (skb.len <= 0) {
+    a.netdev.free(skb);
+    return NetdevTx.OK;
+  }
+  if (skb.len < ETH_ZLEN && !padTo(a, skb, ETH_ZLEN)) return NetdevTx.OK;
+  const mss = skb.gsoSize;
+  const maxPerTxd = mss > 0 ? Math.min(mss << 2, MAX_DATA_PER_TXD) : MAX_DATA_PER_TXD;
+  let count = descsFor(skb.headlen, maxPerTxd);
+  if (mss > 0 || skb.ipSummed === IpSummed.CHECKSUM_PARTIAL) count++;
+  for (const f of skb.frags) count += descsFor(f.size, maxPerTxd);
+  if (descUnused(r) < count + 2) {
+    a.netdev.netifStopQueue();
+    a.counters.restartQueue++;
+    return NetdevTx.BUSY;
+  }
+  const first = r.nextToUse;
+  let flags = TX_FLAGS_IPV4;
+  if (mss > 0) flags |= tso(a, skb) ? TX_FLAGS_TSO : 0;
+  else if (txCsum(a, skb)) flags |= TX_FLAGS_CSUM;
+  const n = txMap(a, skb, first, maxPerTxd);
+  if (n === 0) {
+    a.netdev.free(skb);
+    r.nextToUse = first;
+    return NetdevTx.OK;
+  }
+  txQueue(a, n, flags);
+  if (descUnused(r) < MAX_SKB_FRAGS + 7) a.netdev.netifStopQueue();
+  doorbell(a, r.nextToUse);
+  return NetdevTx.OK;
+}
+
+/** The TDT write: writel orders it after the descriptors; the broken variant does not. */
+function doorbell(a: E1000Adapter, tail: number): void {
+  const va = (a.hwAddr + REG.TDT) as VirtAddr;
+  if (a.opts.mistakes.skipTxBarrier === true) a.k.io.writelRelaxed(tail, va);
+  else a.k.io.writel(tail, va);
+}
+
+function descsFor(len: number, max: number): number {
+  return Math.ceil(len / max);
+}
+
+/** skb_put_padto: zero bytes up to `len` in the linear part; on failure the skb is freed. */
+function padTo(a: E1000Adapter, skb: SkBuff, len: number): boolean {
+  const n = len - skb.len;
+  if (skb.frags.length > 0 || skb.data + skb.headlen + n > skb.head + skb.bufSize) {
+    a.netdev.stats.txDropped++;
+    a.netdev.free(skb);
+    return false;
+  }
+  a.k.vm.memset(skb.put(n), 0, n);
+  return true;
+}
+
+/**
+ * e1000_tso: the context descriptor of a TSO send, after zeroing the IP total length and checksum
+ * and seeding the TCP checksum with the pseudo-header without length (the hardware adds each
+ * segment's).
+ */
+function tso(a: E1000Adapter, skb: SkBuff): boolean {
+  const vm = a.k.vm;
+  const ip = (skb.data + ETH_HLEN) as VirtAddr;
+  const ihl = (vm.readU8(ip) & 0xf) * 4;
+  const tcp = (ip + ihl) as VirtAddr;
+  const hdrLen = ETH_HLEN + ihl + ((vm.readU8((tcp + 12) as VirtAddr) >> 4) & 0xf) * 4;
+  const src = beU32(a, (ip + 12) as VirtAddr);
+  const dst = beU32(a, (ip + 16) as VirtAddr);
+  putBe16(a, (ip + 2) as VirtAddr, 0);
+  putBe16(a, (ip + 10) as VirtAddr, 0);
+  putBe16(a, (tcp + 16) as VirtAddr, foldSum(pseudoHeaderSum(src, dst, IPPROTO_TCP, 0)));
+  const ipcss = ETH_HLEN;
+  const tucss = ETH_HLEN + ihl;
+  writeContext(a, {
+    ipcss,
+    ipcso: ipcss + 10,
+    ipcse: tucss - 1,
+    tucss,
+    tucso: tucss + 16,
+    tucse: 0,
+    cmdAndLength:
+      TXD_CMD.DEXT |
+      TXD_CMD.TSE |
+      TXD_CMD.IP |
+      TXD_CMD.TCP |
+      ((skb.len - hdrLen) & 0xfffff) |
+      (a.txdCmd & TXD_CMD.IDE),
+    status: 0,
+    hdrLen,
+    mss: skb.gsoSize,
+  });
+  return true;
+}
+
+/** e1000_tx_csum: a checksum-only context for CHECKSUM_PARTIAL. */
+function txCsum(a: E1000Adapter, skb: SkBuff): boolean {
+  if (skb.ipSummed !== IpSummed.CHECKSUM_PARTIAL) return false;
+  const proto = a.k.vm.readU8((skb.data + ETH_HLEN + 9) as VirtAddr);
+  writeContext(a, {
+    ipcss: 0,
+    ipcso: 0,
+    ipcse: 0,
+    tucss: skb.csumStart,
+    tucso: skb.csumStart + skb.csumOffset,
+    tucse: 0,
+    cmdAndLength:
+      TXD_CMD.DEXT | (proto === IPPROTO_TCP ? TXD_CMD.TCP : 0) | (a.txdCmd & TXD_CMD.IDE),
+    status: 0,
+    hdrLen: 0,
+    mss: 0,
+  });
+  return true;
+}
+
+function writeContext(a: E1000Adapter, d: Parameters<typeof writeContextDesc>[2]): void {
+  const r = a.txRing;
+  const b = new Uint8Array(DESC_SIZE);
+  writeContextDesc(b, 0, d);
+  a.k.vm.write((r.desc + r.nextToUse * DESC_SIZE) as VirtAddr, b, 0, DESC_SIZE);
+  const bi = r.buffers[r.nextToUse] as TxBuffer;
+  bi.nextToWatch = r.nextToUse;
+  r.nextToUse = (r.nextToUse + 1) % r.count;
+}
+
+/**
+ * e1000_tx_map: dma_map_single per chunk of the linear part, a page map per chunk of each
+ * fragment; on a mapping error everything mapped so far is unmapped.
+ * @returns descriptors used, 0 on failure
+ */
+function txMap(a: E1000Adapter, skb: SkBuff, first: number, maxPerTxd: number): number {
+  const r = a.txRing;
+  const dev = a.pdev;
+  let i = r.nextToUse;
+  let count = 0;
+  const erratum = (len: number, size: number, isLast: boolean): number => {
+    if (!a.opts.txErrata) return size;
+    // Erratum: a linear non-TSO packet after a TSO one is written back early; keep 4 bytes back.
+    if (skb.dataLen === 0 && a.lastTxTso && !skb.isGso) {
+      a.lastTxTso = false;
+      return size - 4;
+    }
+    // Premature write-back in TSO mode: a 4-byte sentinel descriptor.
+    if (skb.gsoSize > 0 && skb.frags.length === 0 && size === len && size > 8 && isLast)
+      return size - 4;
+    return size;
+  };
+  let len = skb.headlen;
+  let offset = 0;
+  while (len > 0) {
+    const size = erratum(len, Math.min(len, maxPerTxd), true);
+    const dma = a.k.dma.dmaMapSingle(dev, (skb.data + offset) as VirtAddr, size, TO_DEVICE);
+    if (!mapOk(a, dma)) return unwind(a, i, count);
+    setBuffer(r.buffers[i] as TxBuffer, dma, size, i, false);
+    len -= size;
+    offset += size;
+    count++;
+    if (len > 0) i = (i + 1) % r.count;
+  }
+  for (const f of skb.frags) {
+    let fl = f.size;
+    let foff = f.offset;
+    while (fl > 0) {
+      i = (i + 1) % r.count;
+      const size = Math.min(fl, maxPerTxd);
+      const dma = a.k.dma.dmaMapPage(dev, f.page, foff, size, TO_DEVICE);
+      if (!mapOk(a, dma)) return unwind(a, i, count);
+      setBuffer(r.buffers[i] as TxBuffer, dma, size, i, true);
+      fl -= size;
+      foff += size;
+      count++;
+    }
+  }
+  const last = r.buffers[i] as TxBuffer;
+  last.skb = skb;
+  last.segs = skb.isGso ? skb.gsoSegs : 1;
+  last.bytecount = skb.len;
+  (r.buffers[first] as TxBuffer).nextToWatch = i;
+  if (skb.isGso) a.lastTxTso = true;
+  return count;
+}
+
+function mapOk(a: E1000Adapter, dma: DmaAddr): boolean {
+  if (a.opts.mistakes.skipMapErrorCheck === true) return dma !== DMA_MAPPING_ERROR;
+  if (!a.k.dma.dmaMappingError(a.pdev, dma)) return true;
+  a.k.log.print('err', `e1000 ${a.pdev.name}: TX DMA map failed`);
+  a.counters.txDmaFailed++;
+  return false;
+}
+
+function setBuffer(b: TxBuffer, dma: DmaAddr, len: number, i: number, page: boolean): void {
+  b.dma = dma;
+  b.length = len;
+  b.nextToWatch = i;
+  b.mappedAsPage = page;
+}
+
+/** The dma_error path of e1000_tx_map: unmap back to the packet's first buffer. */
+function unwind(a: E1000Adapter, failed: number, count: number): number {
+  const r = a.txRing;
+  (r.buffers[failed] as TxBuffer).dma = 0 as DmaAddr;
+  let i = failed;
+  for (let n = count; n > 0; n--) {
+    i = (i - 1 + r.count) % r.count;
+    unmapAndFree(a, r.buffers[i] as TxBuffer);
+  }
+  return 0;
+}
+
+/** e1000_tx_queue: the data descriptors, txd_cmd on the last, then dma_wmb(). */
+function txQueue(a: E1000Adapter, count: number, flags: number): void {
+  const r = a.txRing;
+  let lower = TXD_CMD.IFCS;
+  let upper = 0;
+  if ((flags & TX_FLAGS_TSO) !== 0) {
+    lower |= TXD_CMD.DEXT | TXD_DTYP_D | TXD_CMD.TSE;
+    upper |= TXD_POPTS.TXSM << 8;
+    if ((flags & TX_FLAGS_IPV4) !== 0) upper |= TXD_POPTS.IXSM << 8;
+  }
+  if ((flags & TX_FLAGS_CSUM) !== 0) {
+    lower |= TXD_CMD.DEXT | TXD_DTYP_D;
+    upper |= TXD_POPTS.TXSM << 8;
+  }
+  const b = new Uint8Array(DESC_SIZE);
+  let i = r.nextToUse;
+  for (let n = 0; n < count; n++) {
+    const bi = r.buffers[i] as TxBuffer;
+    const last = n === count - 1;
+    writeTxDesc(b, 0, {
+      bufferAddr: bi.dma,
+      lower: (lower | bi.length | (last ? a.txdCmd : 0)) >>> 0,
+      upper,
+    });
+    a.k.vm.write((r.desc + i * DESC_SIZE) as VirtAddr, b, 0, DESC_SIZE);
+    i = (i + 1) % r.count;
+  }
+  // Descriptors before the tail: the device may fetch as soon as TDT moves.
+  if (a.opts.mistakes.skipTxBarrier !== true) a.k.machine.cpu.dmaWmb();
+  r.nextToUse = i;
+}
+
+/**
+ * e1000_clean_tx_irq: every packet whose EOP descriptor has DD is unmapped and freed.
+ * @returns true when the ring was cleaned completely (fewer than `count` descriptors done)
+ */
+export function cleanTxIrq(a: E1000Adapter): boolean {
+  const r = a.txRing;
+  let i = r.nextToClean;
+  let eop = (r.buffers[i] as TxBuffer).nextToWatch;
+  let count = 0;
+  let packets = 0;
+  let bytes = 0;
+  while (count < r.count && (descUpper(a, eop) & TXD_STAT.DD) !== 0) {
+    a.k.machine.cpu.dmaRmb();
+    for (let cleaned = false; !cleaned; count++) {
+      cleaned = i === eop;
+      const bi = r.buffers[i] as TxBuffer;
+      if (cleaned) {
+        packets += bi.segs;
+        bytes += bi.bytecount;
+      }
+      unmapAndFree(a, bi);
+      a.k.vm.writeU32((r.desc + i * DESC_SIZE + 12) as VirtAddr, 0);
+      i = (i + 1) % r.count;
+    }
+    eop = (r.buffers[i] as TxBuffer).nextToWatch;
+  }
+  r.nextToClean = i;
+  a.netdev.stats.txPackets += packets;
+  a.netdev.stats.txBytes += bytes;
+  if (
+    packets > 0 &&
+    a.netdev.queueStopped &&
+    a.netdev.carrierOk &&
+    descUnused(r) >= TX_WAKE_THRESHOLD
+  )
+    a.netdev.netifWakeQueue();
+  return count < r.count;
+}
+
+function descUpper(a: E1000Adapter, i: number): number {
+  return a.k.vm.readU32((a.txRing.desc + i * DESC_SIZE + 12) as VirtAddr);
+}
+
+/** e1000_unmap_and_free_tx_resource. */
+function unmapAndFree(a: E1000Adapter, b: TxBuffer): void {
+  if (b.dma !== 0 && a.opts.mistakes.forgetTxUnmap !== true) {
+    if (b.mappedAsPage) a.k.dma.dmaUnmapPage(a.pdev, b.dma, b.length, TO_DEVICE);
+    else a.k.dma.dmaUnmapSingle(a.pdev, b.dma, b.length, TO_DEVICE);
+  }
+  b.dma = 0 as DmaAddr;
+  if (b.skb !== null) a.netdev.free(b.skb);
+  b.skb = null;
+  b.length = 0;
+}
+
+/** e1000_clean_tx_ring: unmap and free everything, zero the ring, TDH = TDT = 0. */
+export function cleanTxRing(a: E1000Adapter): void {
+  const r = a.txRing;
+  if (r.size === 0) return;
+  for (const b of r.buffers) unmapAndFree(a, b);
+  a.k.vm.memset(r.desc, 0, r.size);
+  r.nextToUse = 0;
+  r.nextToClean = 0;
+  ew32(a, REG.TDH, 0);
+  ew32(a, REG.TDT, 0);
+  flush(a);
+}
+
+function alignUp(n: number, a: number): number {
+  return Math.ceil(n / a) * a;
+}
+
+function beU32(a: E1000Adapter, va: VirtAddr): number {
+  const b = new Uint8Array(4);
+  a.k.vm.read(va, b, 0, 4);
+  return (
+    (b[0] as number) * 2 ** 24 +
+    ((b[1] as number) << 16) +
+    ((b[2] as number) << 8) +
+    (b[3] as number)
+  );
+}
+
+function putBe16(a: E1000Adapter, va: VirtAddr, v: number): void {
+  a.k.vm.write(va, Uint8Array.of((v >> 8) & 0xff, v & 0xff), 0, 2);
+}
