@@ -26,6 +26,8 @@ export interface E1000NetConfig {
   readonly driver?: E1000Options;
   /** Override the profile's coherency for the NIC. */
   readonly coherent?: boolean;
+  /** Called once the kernel has booted, before any device exists (attach checkers here). */
+  readonly onBoot?: (k: Kernel) => void;
 }
 
 export interface E1000Net {
@@ -56,6 +58,7 @@ const BAR0: Record<string, number> = {
 export function e1000Net(cfg: E1000NetConfig = {}): E1000Net {
   const m = new Machine(cfg.machine ?? {});
   const k = new Kernel(m, cfg.kernel ?? {});
+  cfg.onBoot?.(k);
   const irq = new IrqLine('e1000');
   const nic = new E1000({ clock: m.clock, irq, mac: parseMac(HOST_MAC), name: '0000:00:01.0' });
   const base = BAR0[m.profile.name] ?? 0xfebc_0000;

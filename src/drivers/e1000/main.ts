@@ -140,7 +140,7 @@ function newAdapter(
     hwAddr,
     irq,
     opts: o,
-    napi: new Napi(k.machine.clock, (budget) => clean(a, budget)),
+    napi: new Napi(k.machine.clock, (budget) => clean(a, budget), netdev),
     watchdog: new KernelTimer(k.machine.clock, () => {
       watchdog(a);
     }),

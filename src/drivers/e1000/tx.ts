@@ -375,8 +375,11 @@ export function cleanTxIrq(a: E1000Adapter): boolean {
   return count < r.count;
 }
 
+/** le32_to_cpu(tx_desc->upper.data): descriptors are little-endian whatever the CPU. */
 function descUpper(a: E1000Adapter, i: number): number {
-  return a.k.vm.readU32((a.txRing.desc + i * DESC_SIZE + 12) as VirtAddr);
+  const b = new Uint8Array(4);
+  a.k.vm.read((a.txRing.desc + i * DESC_SIZE + 12) as VirtAddr, b, 0, 4);
+  return new DataView(b.buffer).getUint32(0, true);
 }
 
 /** e1000_unmap_and_free_tx_resource. */

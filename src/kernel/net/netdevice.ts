@@ -3,8 +3,10 @@
  * net/core/dev.c): ndo_open/ndo_stop/ndo_start_xmit, the transmit queue a driver stops when its
  * ring fills and wakes when it drains (with the qdisc's backlog in front of it), carrier state,
  * statistics, and NAPI polling from the softirq with a budget.
- * MODEL: one TX queue, a FIFO qdisc, no GRO; the softirq runs at the same simulated time as the
- * interrupt that scheduled it.
+ * Received frames wait in the GRO list until the poll that received them ends (napi_gro_receive,
+ * napi_gro_flush), so a reply the stack sends goes out after the driver has refilled its ring.
+ * MODEL: one TX queue, a FIFO qdisc, GRO merges nothing; the softirq runs at the same simulated
+ * time as the interrupt that scheduled it.
  */
 import type { Clock } from '../../machine/clock/clock.js';
 import type { SkBuff } from './skbuff.js';
@@ -71,6 +73,7 @@ export class NetDevice {
   private stopped = true;
   private carrier = false;
   private readonly backlog: SkBuff[] = [];
+  private readonly gro: SkBuff[] = [];
 
   constructor(readonly name: string) {}
 
@@ -135,9 +138,14 @@ export class NetDevice {
     return this.carrier;
   }
 
-  /** netif_receive_skb (napi_gro_receive without GRO). */
+  /** napi_gro_receive: held until the poll ends (groFlush). */
   receive(skb: SkBuff): void {
-    this.rx(skb);
+    this.gro.push(skb);
+  }
+
+  /** napi_gro_flush: the held frames go up the stack (netif_receive_skb), in order. */
+  groFlush(): void {
+    for (let skb = this.gro.shift(); skb !== undefined; skb = this.gro.shift()) this.rx(skb);
   }
 
   /** qdisc_run: hands queued skbs to the driver until it pushes back. */
@@ -167,6 +175,8 @@ export class Napi {
   constructor(
     private readonly clock: Clock,
     private readonly poll: (budget: number) => number,
+    /** Its device, whose GRO list is flushed after every poll. */
+    private readonly dev: NetDevice,
     readonly weight = NAPI_POLL_WEIGHT,
   ) {}
 
@@ -205,6 +215,7 @@ export class Napi {
     if (!this.enabled || !this.scheduled) return;
     this.polls++;
     const done = this.poll(this.weight);
+    this.dev.groFlush();
     if (this.isScheduled() && done >= this.weight)
       this.clock.schedule(0, () => {
         this.run();

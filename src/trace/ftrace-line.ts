@@ -1,0 +1,260 @@
+/**
+ * The columns ftrace prints before an event's fields (kernel/trace/trace_output.c
+ * trace_print_context; trace-cmd report prints the same columns):
+ *
+ *     <task>-<pid> [<cpu>] <flags> <secs>.<usecs>: <event>: <fields>
+ *
+ * The task name is right-aligned and may hold spaces and dashes ("Web Content", "kworker/u8:1"),
+ * so the line is anchored on "-<pid> [<cpu>]" instead. The flags column is optional (absent when
+ * the irq-info option is off, in old kernels' default output and in older trace-cmd), 4 or 5
+ * characters wide when present. trace-cmd pads the event name with spaces; those are skipped.
+ */
+import { FieldError, decimal, quote } from './fields.js';
+
+/** The columns of one event line. */
+export interface FtraceColumns {
+  /** 1-based line number in the input. */
+  readonly line: number;
+  /** Task name (comm) as printed, without the padding; "<idle>", "<...>" included. */
+  readonly task: string;
+  readonly pid: number;
+  readonly cpu: number;
+  /** The latency flags as printed (".....", "d.h1."), or null when the column is absent. */
+  readonly flags: string | null;
+  /** The timestamp exactly as printed, e.g. "5.323548". */
+  readonly timestamp: string;
+  /**
+   * The timestamp in ns. MODEL: exact below 2^53 ns (104 days of uptime); later ones are
+   * rounded to a double — `timestamp` stays exact. A clock printed without a decimal point
+   * (the "counter" and "x86-tsc" trace clocks) is taken as a raw count.
+   */
+  readonly timestampNs: number;
+}
+
+/** Digits after the decimal point that ns can hold. */
+const NS_DIGITS = 9;
+const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+
+/** Seconds as printed ("5.323548", "174497.068727123") to ns; null when not a timestamp. */
+export function timestampToNs(ts: string): number | null {
+  const dot = ts.indexOf('.');
+  if (dot < 0) return decimal(ts);
+  const secs = decimal(ts, 0, dot);
+  const fracDigits = ts.length - dot - 1;
+  const frac = decimal(ts, dot + 1);
+  if (secs === null || frac === null || fracDigits > NS_DIGITS) return null;
+  return secs * 1e9 + frac * (POW10[NS_DIGITS - fracDigits] ?? 1);
+}
+
+/**
+ * The columns in one pattern (the common case, and much faster than scanning by hand): padding,
+ * task (shortest match, so a task may hold "-" and spaces), "-pid", "[cpu]", optional flags (no
+ * colon in them), "timestamp:", "event:" and the spaces before the fields.
+ */
+const COLUMNS =
+  /^ *(.+?)-(\d{1,10}) +\[(\d{1,6})\] +(?:([^\s:]{1,8}) +)?(\d+(?:\.\d+)?): +([^\s:]+):(?: +|$)/;
+
+/** Whether line[start, end) is a non-empty event name (no spaces). */
+function isWord(line: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (line.charCodeAt(i) === 32) return false;
+  return end > start;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/**
+ * Scans the columns of one line; reused for every line.
+ */
+export class ColumnScanner {
+  private text = '';
+  private taskStart = 0;
+  private taskEnd = 0;
+  private flagsStart = -1;
+  private flagsEnd = -1;
+  private tsStart = 0;
+  private tsEnd = 0;
+  task = '';
+  pid = 0;
+  cpu = 0;
+  flags: string | null = null;
+  timestamp = '';
+  timestampNs = 0;
+  /** The event name, as printed. */
+  name = '';
+  /** Where the fields text begins. */
+  fieldsStart = 0;
+
+  /** Reads the columns of `line`; throws FieldError when they are not there. */
+  scan(line: string): void {
+    if (this.scanKernel(line)) return;
+    const m = COLUMNS.exec(line);
+    const ns = m === null ? null : timestampToNs(m[5] ?? '');
+    if (m === null || ns === null) {
+      this.scanSlow(line);
+      return;
+    }
+    this.text = line;
+    this.task = m[1] ?? '';
+    this.pid = Number(m[2]);
+    this.cpu = Number(m[3]);
+    this.flags = m[4] ?? null;
+    this.timestamp = m[5] ?? '';
+    this.timestampNs = ns;
+    this.name = m[6] ?? '';
+    this.fieldsStart = m[0].length;
+  }
+
+  /**
+   * The fixed layout /sys/kernel/tracing/trace and trace_pipe print (trace_output.c): comm
+   * right-aligned in 16 (a comm has at most 15 characters), "-", pid left-aligned in 7, " [",
+   * three cpu digits, "] ", five flags, " ", then the timestamp right-aligned. Checked by
+   * position, which is several times faster than the pattern; false sends the line there.
+   */
+  private scanKernel(line: string): boolean {
+    if (
+      line.charCodeAt(16) !== 45 ||
+      line.charCodeAt(25) !== 91 ||
+      line.charCodeAt(29) !== 93 ||
+      line.charCodeAt(30) !== 32 ||
+      line.charCodeAt(36) !== 32
+    ) {
+      return false;
+    }
+    let t = 0;
+    while (line.charCodeAt(t) === 32) t++;
+    let p = 17;
+    while (isDigit(line.charCodeAt(p))) p++;
+    const pid = decimal(line, 17, p);
+    const cpu = decimal(line, 26, 29);
+    let ts = 37;
+    while (line.charCodeAt(ts) === 32) ts++;
+    const colon = line.indexOf(': ', ts);
+    const nameEnd = colon < 0 ? -1 : line.indexOf(':', colon + 2);
+    const ns = colon < 0 ? null : timestampToNs(line.slice(ts, colon));
+    if (t >= 16 || pid === null || cpu === null || ns === null || nameEnd < 0) return false;
+    if (line.charCodeAt(p) !== 32 || !isWord(line, colon + 2, nameEnd)) return false;
+    this.text = line;
+    this.task = line.slice(t, 16);
+    this.pid = pid;
+    this.cpu = cpu;
+    this.flags = line.slice(31, 36);
+    this.timestamp = line.slice(ts, colon);
+    this.timestampNs = ns;
+    this.name = line.slice(colon + 2, nameEnd);
+    this.fieldsStart = line.charCodeAt(nameEnd + 1) === 32 ? nameEnd + 2 : nameEnd + 1;
+    return true;
+  }
+
+  /**
+   * The same, one column at a time: for the lines the pattern does not take (no "event:",
+   * malformed ones), so that a bad line's message says which column is wrong.
+   */
+  private scanSlow(line: string): void {
+    this.text = line;
+    const open = this.findCpu(line);
+    const close = line.indexOf(']', open);
+    this.cpu = decimal(line, open + 1, close) ?? 0;
+    this.findTask(line);
+    this.scanTime(line, close + 1);
+    this.scanName(line, this.tsEnd + 1);
+    this.task = line.slice(this.taskStart, this.taskEnd);
+    this.flags = this.flagsStart < 0 ? null : line.slice(this.flagsStart, this.flagsEnd);
+    this.timestamp = line.slice(this.tsStart, this.tsEnd);
+  }
+
+  /** The columns and an event as one record (strings are made here). */
+  record<E>(lineNo: number, ev: E): FtraceColumns & { readonly ev: E } {
+    return {
+      line: lineNo,
+      task: this.task,
+      pid: this.pid,
+      cpu: this.cpu,
+      flags: this.flags,
+      timestamp: this.timestamp,
+      timestampNs: this.timestampNs,
+      ev,
+    };
+  }
+
+  /** Index of the "[" of "[<cpu>]" that follows "-<pid>" and spaces. */
+  private findCpu(line: string): number {
+    let at = line.indexOf(' [');
+    while (at >= 0) {
+      let i = at + 2;
+      while (isDigit(line.charCodeAt(i))) i++;
+      if (i > at + 2 && line.charCodeAt(i) === 93 /* ] */ && this.pidBefore(line, at)) {
+        return at + 1;
+      }
+      at = line.indexOf(' [', at + 1);
+    }
+    const what = line.trim() === '' ? 'blank' : 'no "<task>-<pid> [<cpu>]" columns';
+    throw new FieldError(`not an ftrace event line (${what})`);
+  }
+
+  /** Whether "-<pid>" (and padding) ends at `end`; sets pid and the task's end if so. */
+  private pidBefore(line: string, end: number): boolean {
+    let i = end;
+    while (i > 0 && line.charCodeAt(i - 1) === 32) i--;
+    const pidEnd = i;
+    while (i > 0 && isDigit(line.charCodeAt(i - 1))) i--;
+    if (i === pidEnd || i === 0 || line.charCodeAt(i - 1) !== 45 /* - */) return false;
+    const pid = decimal(line, i, pidEnd);
+    if (pid === null) return false;
+    this.pid = pid;
+    this.taskEnd = i - 1;
+    return true;
+  }
+
+  private findTask(line: string): void {
+    let i = 0;
+    while (i < this.taskEnd && line.charCodeAt(i) === 32) i++;
+    if (i === this.taskEnd) throw new FieldError('empty task name');
+    this.taskStart = i;
+  }
+
+  /** "<flags> <timestamp>:" or "<timestamp>:" from `from`. */
+  private scanTime(line: string, from: number): void {
+    let i = from;
+    while (line.charCodeAt(i) === 32) i++;
+    let end = line.indexOf(' ', i);
+    if (end < 0) throw new FieldError('truncated: no timestamp');
+    this.flagsStart = -1;
+    if (line.charCodeAt(end - 1) !== 58 /* : */) {
+      this.flagsStart = i;
+      this.flagsEnd = end;
+      i = end;
+      while (line.charCodeAt(i) === 32) i++;
+      end = line.indexOf(' ', i);
+      if (end < 0) end = line.length;
+      if (line.charCodeAt(end - 1) !== 58) {
+        throw new FieldError(`bad timestamp ${quote(line.slice(i, end))}`);
+      }
+    }
+    const ns = timestampToNs(line.slice(i, end - 1));
+    if (ns === null) throw new FieldError(`bad timestamp ${quote(line.slice(i, end))}`);
+    this.tsStart = i;
+    this.tsEnd = end - 1;
+    this.timestampNs = ns;
+  }
+
+  /** "<event>: " from `from` (after the timestamp's colon). */
+  private scanName(line: string, from: number): void {
+    let i = from;
+    while (line.charCodeAt(i) === 32) i++;
+    if (i >= line.length) throw new FieldError('truncated: no event name');
+    const colon = line.indexOf(':', i);
+    const space = line.indexOf(' ', i);
+    if (colon < 0 || (space >= 0 && space < colon)) {
+      // Not "event: fields" (the function tracer prints "func <-parent"): name the first word.
+      this.name = line.slice(i, space < 0 ? line.length : space);
+      this.fieldsStart = line.length;
+      return;
+    }
+    this.name = line.slice(i, colon);
+    i = colon + 1;
+    while (line.charCodeAt(i) === 32) i++;
+    this.fieldsStart = i;
+  }
+}
