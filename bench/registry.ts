@@ -14,6 +14,7 @@ import {
   benchMapSwiotlb,
 } from './dma/map.js';
 import { benchCheckOverhead } from './check/overhead.js';
+import { benchTraceParse } from './trace/parse.js';
 import type { Benchmark } from './types.js';
 
 export const BENCHMARKS: readonly Benchmark[] = [
@@ -32,4 +33,5 @@ export const BENCHMARKS: readonly Benchmark[] = [
   { name: 'dma/map-iommu-strict', run: benchMapIommuStrict },
   { name: 'dma/map-iommu-lazy', run: benchMapIommuLazy },
   { name: 'check/overhead', run: benchCheckOverhead },
+  { name: 'trace/parse', run: benchTraceParse },
 ];
