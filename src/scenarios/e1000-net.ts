@@ -26,6 +26,8 @@ export interface E1000NetConfig {
   readonly driver?: E1000Options;
   /** Override the profile's coherency for the NIC. */
   readonly coherent?: boolean;
+  /** The peer keeps the TCP streams it receives (to compare them with what was sent). */
+  readonly peerKeepsTcpData?: boolean;
   /** Called once the kernel has booted, before any device exists (attach checkers here). */
   readonly onBoot?: (k: Kernel) => void;
 }
@@ -75,7 +77,11 @@ export function e1000Net(cfg: E1000NetConfig = {}): E1000Net {
   nic.attachPort(pdev.dmaPort);
   const link = new Link(m.clock);
   nic.connectLink(link.attach(nic));
-  const peer = new NetResponder({ mac: parseMac(PEER_MAC), ip: parseIp(PEER_IP) });
+  const peer = new NetResponder({
+    mac: parseMac(PEER_MAC),
+    ip: parseIp(PEER_IP),
+    keepTcpData: cfg.peerKeepsTcpData === true,
+  });
   peer.connect(link);
   if (k.devices.driverRegister(e1000Driver(k, cfg.driver)) !== 0 || pdev.driver === null)
     throw new ConfigError('e1000: the driver did not bind to 0000:00:01.0 (see the kernel log)');
