@@ -50,6 +50,7 @@ import type { PageSource } from './mm/vmap.js';
 import { KernelLog } from './printk.js';
 import { KernelIo } from './io.js';
 import { IrqCore } from './irq.js';
+import { dmarFaultHandler } from './iommu/dmar-fault.js';
 import { SkbAlloc } from './net/skb-alloc.js';
 
 export interface KernelConfig {
@@ -285,6 +286,7 @@ export class Kernel {
       cpu: () => machine.currentCpu,
     });
     this.dmaPools = this.bootDmaPools(cfg.dmapoolDebug === true);
+    if (machine.iommu !== null) machine.iommu.onFault = dmarFaultHandler(this.log, machine.clock);
     this.io = new KernelIo(machine, this.vm);
     this.irq = new IrqCore(machine, this.log);
     this.skbs = new SkbAlloc({

@@ -19,6 +19,10 @@ export interface TxBuffer {
   /** Index of the packet's EOP descriptor, in its first buffer. */
   nextToWatch: number;
   mappedAsPage: boolean;
+  /** When it was mapped (jiffies in the kernel; simulated ns here), 0 when free. */
+  timeStamp: number;
+  /** MODEL: the buffer's physical address, kept only for the txPhysAddr mistake. */
+  cpuPhys: number;
   segs: number;
   bytecount: number;
 }
@@ -57,6 +61,11 @@ export interface E1000Mistakes {
   readonly forgetTxUnmap?: boolean;
   /** e1000_tx_map uses the handle without dma_mapping_error(). */
   readonly skipMapErrorCheck?: boolean;
+  /**
+   * TX descriptors get the buffer's physical address (virt_to_phys) instead of the DMA handle:
+   * right by luck under dma-direct, wrong behind an IOMMU.
+   */
+  readonly txPhysAddr?: boolean;
 }
 
 /** Module parameters (e1000_param.c) and model options. */
@@ -104,6 +113,8 @@ export interface E1000Adapter {
   lastTxTso: boolean;
   /** Dropping the rest of a frame that did not fit one buffer. */
   discarding: boolean;
+  /** Set by the watchdog: the next TX clean checks for a hung transmitter. */
+  detectTxHung: boolean;
   down: boolean;
   /** Statistics the driver keeps (rx_csum errors, allocation failures, DMA errors). */
   readonly counters: {
@@ -112,6 +123,7 @@ export interface E1000Adapter {
     hwCsumErr: number;
     hwCsumGood: number;
     restartQueue: number;
+    txTimeoutCount: number;
   };
 }
 

@@ -150,6 +150,7 @@ function newAdapter(
     txdCmd: 0,
     lastTxTso: false,
     discarding: false,
+    detectTxHung: false,
     down: true,
     counters: {
       allocRxBuffFailed: 0,
@@ -157,6 +158,7 @@ function newAdapter(
       hwCsumErr: 0,
       hwCsumGood: 0,
       restartQueue: 0,
+      txTimeoutCount: 0,
     },
   };
   return a;
@@ -260,6 +262,8 @@ function watchdog(a: E1000Adapter): void {
     a.netdev.netifCarrierOff();
     a.netdev.netifStopQueue();
   }
+  // Force detection of a hung transmitter every period, and an interrupt to get there.
+  a.detectTxHung = true;
   ew32(a, REG.ICS, ICR.RXDMT0);
   a.watchdog.mod(WATCHDOG_NS);
 }

@@ -14,9 +14,17 @@ import { ETH_HLEN, ETH_ZLEN, IPPROTO_TCP } from '../../lib/net/frame-defs.js';
 import { pseudoHeaderSum } from '../../lib/net/frame-csum.js';
 import { foldSum } from '../../lib/net/checksum.js';
 import { DESC_SIZE, writeContextDesc, writeTxDesc } from '../../devices/e1000/descriptors.js';
-import { REG, TCTL, TXD_CMD, TXD_DTYP_D, TXD_POPTS, TXD_STAT } from '../../devices/e1000/regs.js';
+import {
+  REG,
+  STATUS,
+  TCTL,
+  TXD_CMD,
+  TXD_DTYP_D,
+  TXD_POPTS,
+  TXD_STAT,
+} from '../../devices/e1000/regs.js';
 import type { E1000Adapter, TxBuffer } from './adapter.js';
-import { descUnused, ew32, flush } from './adapter.js';
+import { descUnused, er32, ew32, flush, info } from './adapter.js';
 
 const TO_DEVICE = DmaDataDirection.TO_DEVICE;
 /** E1000_MAX_TXD_PWR: 4096 bytes per data descriptor. */
@@ -36,6 +44,8 @@ function emptyTxBuffer(): TxBuffer {
     length: 0,
     nextToWatch: 0,
     mappedAsPage: false,
+    timeStamp: 0,
+    cpuPhys: 0,
     segs: 0,
     bytecount: 0,
   };
@@ -248,7 +258,8 @@ function txMap(a: E1000Adapter, skb: SkBuff, first: number, maxPerTxd: number): 
     const size = erratum(len, Math.min(len, maxPerTxd), true);
     const dma = a.k.dma.dmaMapSingle(dev, (skb.data + offset) as VirtAddr, size, TO_DEVICE);
     if (!mapOk(a, dma)) return unwind(a, i, count);
-    setBuffer(r.buffers[i] as TxBuffer, dma, size, i, false);
+    const phys = a.k.vm.virtToPhys((skb.data + offset) as VirtAddr);
+    setBuffer(a, r.buffers[i] as TxBuffer, dma, size, i, false, phys);
     len -= size;
     offset += size;
     count++;
@@ -262,7 +273,15 @@ function txMap(a: E1000Adapter, skb: SkBuff, first: number, maxPerTxd: number): 
       const size = Math.min(fl, maxPerTxd);
       const dma = a.k.dma.dmaMapPage(dev, f.page, foff, size, TO_DEVICE);
       if (!mapOk(a, dma)) return unwind(a, i, count);
-      setBuffer(r.buffers[i] as TxBuffer, dma, size, i, true);
+      setBuffer(
+        a,
+        r.buffers[i] as TxBuffer,
+        dma,
+        size,
+        i,
+        true,
+        a.k.pages.pageToPhys(f.page) + foff,
+      );
       fl -= size;
       foff += size;
       count++;
@@ -285,9 +304,19 @@ function mapOk(a: E1000Adapter, dma: DmaAddr): boolean {
   return false;
 }
 
-function setBuffer(b: TxBuffer, dma: DmaAddr, len: number, i: number, page: boolean): void {
+function setBuffer(
+  a: E1000Adapter,
+  b: TxBuffer,
+  dma: DmaAddr,
+  len: number,
+  i: number,
+  page: boolean,
+  cpuPhys: number,
+): void {
   b.dma = dma;
+  b.cpuPhys = cpuPhys;
   b.length = len;
+  b.timeStamp = a.k.machine.clock.now;
   b.nextToWatch = i;
   b.mappedAsPage = page;
 }
@@ -324,7 +353,7 @@ function txQueue(a: E1000Adapter, count: number, flags: number): void {
     const bi = r.buffers[i] as TxBuffer;
     const last = n === count - 1;
     writeTxDesc(b, 0, {
-      bufferAddr: bi.dma,
+      bufferAddr: descAddr(a, bi),
       lower: (lower | bi.length | (last ? a.txdCmd : 0)) >>> 0,
       upper,
     });
@@ -363,6 +392,7 @@ export function cleanTxIrq(a: E1000Adapter): boolean {
     eop = (r.buffers[i] as TxBuffer).nextToWatch;
   }
   r.nextToClean = i;
+  if (a.detectTxHung) detectTxHung(a, eop);
   a.netdev.stats.txPackets += packets;
   a.netdev.stats.txBytes += bytes;
   if (
@@ -376,6 +406,41 @@ export function cleanTxIrq(a: E1000Adapter): boolean {
 }
 
 /** le32_to_cpu(tx_desc->upper.data): descriptors are little-endian whatever the CPU. */
+/**
+ * The hung-transmitter check of e1000_clean_tx_irq: a packet waiting longer than a second
+ * (tx_timeout_factor * HZ at 1000 Mb/s) while the MAC is not paused.
+ */
+function detectTxHung(a: E1000Adapter, eop: number): void {
+  a.detectTxHung = false;
+  const r = a.txRing;
+  const b = r.buffers[eop] as TxBuffer;
+  const now = a.k.machine.clock.now;
+  if (b.timeStamp === 0 || now <= b.timeStamp + 1e9 || (er32(a, REG.STATUS) & STATUS.TXOFF) !== 0)
+    return;
+  const h = (v: number): string => `<${v.toString(16)}>`;
+  const lines = [
+    'Detected Tx Unit Hang',
+    `  Tx Queue             <0>`,
+    `  TDH                  ${h(er32(a, REG.TDH))}`,
+    `  TDT                  ${h(er32(a, REG.TDT))}`,
+    `  next_to_use          ${h(r.nextToUse)}`,
+    `  next_to_clean        ${h(r.nextToClean)}`,
+    'buffer_info[next_to_clean]',
+    `  time_stamp           ${h(Math.floor(b.timeStamp / 1e6))}`,
+    `  next_to_watch        ${h(eop)}`,
+    `  jiffies              ${h(Math.floor(now / 1e6))}`,
+    `  next_to_watch.status ${h(descUpper(a, eop) & 0xff)}`,
+  ];
+  info(a, 'err', lines.join('\n'));
+  a.counters.txTimeoutCount++;
+  a.netdev.netifStopQueue();
+}
+
+/** The address a TX descriptor gets: the DMA handle (or, broken, the CPU's physical address). */
+function descAddr(a: E1000Adapter, b: TxBuffer): number {
+  return a.opts.mistakes.txPhysAddr === true ? b.cpuPhys : b.dma;
+}
+
 function descUpper(a: E1000Adapter, i: number): number {
   const b = new Uint8Array(4);
   a.k.vm.read((a.txRing.desc + i * DESC_SIZE + 12) as VirtAddr, b, 0, 4);
@@ -389,6 +454,7 @@ function unmapAndFree(a: E1000Adapter, b: TxBuffer): void {
     else a.k.dma.dmaUnmapSingle(a.pdev, b.dma, b.length, TO_DEVICE);
   }
   b.dma = 0 as DmaAddr;
+  b.timeStamp = 0;
   if (b.skb !== null) a.netdev.free(b.skb);
   b.skb = null;
   b.length = 0;

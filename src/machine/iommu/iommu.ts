@@ -103,6 +103,11 @@ export class Iommu implements IommuTranslator {
   private readonly events: EventBus;
   private readonly clock: Clock;
   private readonly faultList: IommuFault[] = [];
+  /**
+   * The fault event interrupt: called for every recorded fault (the kernel's dmar_fault handler
+   * reads the record and logs it). Null: faults are only recorded.
+   */
+  onFault: ((f: IommuFault) => void) | null = null;
   private nDropped = 0;
 
   constructor(config: IommuConfig, deps: IommuDeps) {
@@ -317,6 +322,7 @@ export class Iommu implements IommuTranslator {
       message: faultMessage(requesterId, iova - (iova % PAGE_SIZE), write, reason),
     };
     if (!full) this.faultList.push(rec);
+    this.onFault?.(rec);
     if (this.events.on) this.events.emit({ kind: 'iommu-fault', t: rec.t, fault: rec });
     return -1;
   }

@@ -10,6 +10,8 @@ import type { Setup } from './rig.js';
 const X86 = SETUPS[0] as Setup;
 const ARM64 = SETUPS[1] as Setup;
 const ARM32 = SETUPS[2] as Setup;
+const STRICT = SETUPS[4] as Setup;
+const BOUNCE = SETUPS[6] as Setup;
 const SIZES = (seq: number): number => (seq % 3 === 0 ? 1400 : 56);
 /** Every option but the mistake as a correct driver has it. */
 const FIXED = { syncCopybreakForDevice: true };
@@ -80,5 +82,37 @@ describe('e1000 mistakes', () => {
     expect(arm.findings()[0]?.message).toMatch(
       /^device reads memory whose CPU stores are still in a write-combining buffer /,
     );
+  });
+
+  it('physical addresses in TX descriptors: right by luck on dma-direct, a DMAR fault and a hung transmitter behind the IOMMU, unowned reads with bouncing', () => {
+    const direct = checkedNet(X86, { ...FIXED, mistakes: { txPhysAddr: true } });
+    expect(direct.ping(5, 56)).toBe(5);
+    direct.unload();
+    expect(direct.findings()).toEqual([]);
+
+    const iommu = checkedNet(STRICT, { ...FIXED, mistakes: { txPhysAddr: true } });
+    expect(iommu.ping(5, 56)).toBe(0);
+    iommu.wait(5e9); // two watchdog periods
+    const log = iommu.k.log.all.map((l) => l.text);
+    expect(log).toContainEqual(
+      expect.stringMatching(
+        /^DMAR: \[DMA Read NO_PASID\] Request device \[00:01\.0\] fault addr 0x[0-9a-f]+ \[fault reason 0x06\] PTE Read access is not set$/,
+      ),
+    );
+    expect(log).toContainEqual(
+      expect.stringMatching(
+        /^e1000 0000:00:01\.0 eth0: Detected Tx Unit Hang\n {2}Tx Queue {13}<0>\n {2}TDH {18}<0>\n {2}TDT {18}<1>\n/,
+      ),
+    );
+    expect(iommu.nic.faults).toHaveLength(1);
+    expect(iommu.adapter.netdev.queueStopped).toBe(true);
+    iommu.unload();
+    expect(kinds(iommu.findings())).toEqual({ 'device-access-unowned': 1 });
+
+    const bounce = checkedNet(BOUNCE, { ...FIXED, mistakes: { txPhysAddr: true } });
+    expect(bounce.ping(5, 56)).toBe(5);
+    bounce.unload();
+    // The ARP request and five echo requests were read from the buffers, not the bounce slots.
+    expect(kinds(bounce.findings())).toEqual({ 'device-access-unowned': 6 });
   });
 });
