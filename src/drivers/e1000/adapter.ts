@@ -7,6 +7,8 @@ import type { DmaAddr, VirtAddr } from '../../lib/addr.js';
 import type { IrqLine } from '../../machine/bus/irq.js';
 import type { PciDevice } from '../../kernel/device/pci.js';
 import type { Kernel } from '../../kernel/kernel.js';
+import { GFP_KERNEL } from '../../kernel/mm/gfp.js';
+import { DESC_SIZE } from '../../devices/e1000/descriptors.js';
 import type { KernelTimer } from '../../kernel/timer.js';
 import type { Napi, NetDevice } from '../../kernel/net/netdevice.js';
 import type { SkBuff } from '../../kernel/net/skbuff.js';
@@ -145,6 +147,46 @@ export function emptyRing<B>(count: number, rdh: number, rdt: number): Ring<B> {
     rdh,
     rdt,
   };
+}
+
+/**
+ * The common part of e1000_setup_tx_resources / e1000_setup_rx_resources: the buffer_info array
+ * and the descriptor ring, count * 16 bytes rounded up to 4 KiB, from dma_alloc_coherent, zeroed.
+ * MODEL: e1000_check_64k_bound applies to 82545/82546 only; the 82540 takes any ring.
+ * @returns 0 or -ENOMEM
+ */
+export function setupRing<B>(
+  a: E1000Adapter,
+  r: Ring<B>,
+  what: 'Tx' | 'Rx',
+  empty: () => B,
+): number {
+  r.buffers = Array.from({ length: r.count }, empty);
+  r.size = Math.ceil((r.count * DESC_SIZE) / 4096) * 4096;
+  const handle = { dma: 0 as DmaAddr };
+  const desc = a.k.dma.dmaAllocCoherent(a.pdev, r.size, handle, GFP_KERNEL);
+  if (desc === null) {
+    r.buffers = [];
+    r.size = 0;
+    a.k.log.print(
+      'err',
+      `e1000 ${a.pdev.name}: Unable to allocate memory for the ${what} descriptor ring`,
+    );
+    return -12;
+  }
+  a.k.vm.memset(desc, 0, r.size);
+  r.desc = desc;
+  r.dma = handle.dma;
+  r.nextToUse = 0;
+  r.nextToClean = 0;
+  return 0;
+}
+
+/** The common part of e1000_free_tx_resources / e1000_free_rx_resources. */
+export function freeRing<B>(a: E1000Adapter, r: Ring<B>): void {
+  if (r.size > 0) a.k.dma.dmaFreeCoherent(a.pdev, r.size, r.desc, r.dma);
+  r.buffers = [];
+  r.size = 0;
 }
 
 /** er32: a register read (readl on hw_addr + reg). */

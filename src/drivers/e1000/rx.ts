@@ -6,7 +6,6 @@
  */
 import type { DmaAddr, VirtAddr } from '../../lib/addr.js';
 import { DmaDataDirection } from '../../kernel/dma/direction.js';
-import { GFP_KERNEL } from '../../kernel/mm/gfp.js';
 import { NET_SKB_PAD, SKB_SHINFO_SIZE } from '../../kernel/net/skbuff.js';
 import type { SkBuff } from '../../kernel/net/skbuff.js';
 import { DESC_SIZE, readRxDesc, writeAddr } from '../../devices/e1000/descriptors.js';
@@ -19,7 +18,7 @@ import {
   RXD_STAT,
 } from '../../devices/e1000/regs.js';
 import type { E1000Adapter, RxBuffer } from './adapter.js';
-import { descUnused, er32, ew32, flush } from './adapter.js';
+import { descUnused, er32, ew32, flush, freeRing, setupRing } from './adapter.js';
 
 const FROM_DEVICE = DmaDataDirection.FROM_DEVICE;
 /** E1000_RX_BUFFER_WRITE: refill after this many cleaned descriptors. */
@@ -40,34 +39,13 @@ function fragLen(a: E1000Adapter): number {
 
 /** e1000_setup_rx_resources. @returns 0 or -ENOMEM */
 export function setupRxResources(a: E1000Adapter): number {
-  const r = a.rxRing;
-  r.buffers = Array.from({ length: r.count }, () => ({ data: null, dma: 0 as DmaAddr }));
-  r.size = Math.ceil((r.count * DESC_SIZE) / 4096) * 4096;
-  const handle = { dma: 0 as DmaAddr };
-  const desc = a.k.dma.dmaAllocCoherent(a.pdev, r.size, handle, GFP_KERNEL);
-  if (desc === null) {
-    r.buffers = [];
-    a.k.log.print(
-      'err',
-      `e1000 ${a.pdev.name}: Unable to allocate memory for the Rx descriptor ring`,
-    );
-    return -12;
-  }
-  a.k.vm.memset(desc, 0, r.size);
-  r.desc = desc;
-  r.dma = handle.dma;
-  r.nextToUse = 0;
-  r.nextToClean = 0;
-  return 0;
+  return setupRing(a, a.rxRing, 'Rx', () => ({ data: null, dma: 0 as DmaAddr }));
 }
 
 /** e1000_free_rx_resources. */
 export function freeRxResources(a: E1000Adapter): void {
-  const r = a.rxRing;
   cleanRxRing(a);
-  if (r.size > 0) a.k.dma.dmaFreeCoherent(a.pdev, r.size, r.desc, r.dma);
-  r.buffers = [];
-  r.size = 0;
+  freeRing(a, a.rxRing);
 }
 
 /** e1000_setup_rctl: broadcast, half-ring threshold, 2048-byte buffers, CRC kept. */

@@ -6,7 +6,6 @@
 import type { DmaAddr, VirtAddr } from '../../lib/addr.js';
 import { DMA_MAPPING_ERROR } from '../../kernel/device/dma-range.js';
 import { DmaDataDirection } from '../../kernel/dma/direction.js';
-import { GFP_KERNEL } from '../../kernel/mm/gfp.js';
 import { NetdevTx } from '../../kernel/net/netdevice.js';
 import { IpSummed, MAX_SKB_FRAGS } from '../../kernel/net/skbuff.js';
 import type { SkBuff } from '../../kernel/net/skbuff.js';
@@ -24,7 +23,7 @@ import {
   TXD_STAT,
 } from '../../devices/e1000/regs.js';
 import type { E1000Adapter, TxBuffer } from './adapter.js';
-import { descUnused, er32, ew32, flush, info } from './adapter.js';
+import { descUnused, er32, ew32, flush, freeRing, info, setupRing } from './adapter.js';
 
 const TO_DEVICE = DmaDataDirection.TO_DEVICE;
 /** E1000_MAX_TXD_PWR: 4096 bytes per data descriptor. */
@@ -51,37 +50,15 @@ function emptyTxBuffer(): TxBuffer {
   };
 }
 
-/** e1000_setup_tx_resources: buffer_info array and the coherent descriptor ring. @returns 0 or -ENOMEM */
+/** e1000_setup_tx_resources. @returns 0 or -ENOMEM */
 export function setupTxResources(a: E1000Adapter): number {
-  const r = a.txRing;
-  r.buffers = Array.from({ length: r.count }, emptyTxBuffer);
-  r.size = alignUp(r.count * DESC_SIZE, 4096);
-  const handle = { dma: 0 as DmaAddr };
-  const desc = a.k.dma.dmaAllocCoherent(a.pdev, r.size, handle, GFP_KERNEL);
-  if (desc === null) {
-    r.buffers = [];
-    a.k.log.print(
-      'err',
-      `e1000 ${a.pdev.name}: Unable to allocate memory for the Tx descriptor ring`,
-    );
-    return -12;
-  }
-  // MODEL: e1000_check_64k_bound applies to 82545/82546 only; the 82540 takes any ring.
-  a.k.vm.memset(desc, 0, r.size);
-  r.desc = desc;
-  r.dma = handle.dma;
-  r.nextToUse = 0;
-  r.nextToClean = 0;
-  return 0;
+  return setupRing(a, a.txRing, 'Tx', emptyTxBuffer);
 }
 
 /** e1000_free_tx_resources. */
 export function freeTxResources(a: E1000Adapter): void {
-  const r = a.txRing;
   cleanTxRing(a);
-  if (r.size > 0) a.k.dma.dmaFreeCoherent(a.pdev, r.size, r.desc, r.dma);
-  r.buffers = [];
-  r.size = 0;
+  freeRing(a, a.txRing);
 }
 
 /** e1000_configure_tx: ring registers, TIPG, delays, TCTL (TCTL.EN waits for the link). */
@@ -471,10 +448,6 @@ export function cleanTxRing(a: E1000Adapter): void {
   ew32(a, REG.TDH, 0);
   ew32(a, REG.TDT, 0);
   flush(a);
-}
-
-function alignUp(n: number, a: number): number {
-  return Math.ceil(n / a) * a;
 }
 
 function beU32(a: E1000Adapter, va: VirtAddr): number {
