@@ -11,8 +11,16 @@ export const DESC_SIZE = 16;
 /** 64-bit buffer addresses are kept as numbers; an address above 2^53 cannot be one. */
 const TWO32 = 0x1_0000_0000;
 
+/** The DataView of the last buffer asked about: drivers and the device reuse one scratch buffer. */
+let lastBuf: Uint8Array | null = null;
+let lastView: DataView | null = null;
+
 function view(b: Uint8Array): DataView {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (b !== lastBuf || lastView === null) {
+    lastBuf = b;
+    lastView = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+  return lastView;
 }
 
 /** Reads a little-endian 64-bit address; NaN when it does not fit a safe integer. */

@@ -1,20 +1,49 @@
-/** The Ethernet frame check sequence: CRC-32 (IEEE 802.3 §3.2.9), reflected, sent LSB first. */
+/**
+ * The Ethernet frame check sequence: CRC-32 (IEEE 802.3 §3.2.9), reflected, sent LSB first.
+ * Computed slicing by 8 (eight 256-entry tables, eight bytes a step): every received frame needs
+ * one, and the byte-at-a-time loop was a tenth of a frame's simulated cost.
+ */
 
-const TABLE = ((): Uint32Array => {
-  const t = new Uint32Array(256);
+const TABLES = ((): Uint32Array => {
+  const t = new Uint32Array(8 * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = (c & 1) !== 0 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
     t[n] = c >>> 0;
   }
+  for (let n = 0; n < 256; n++) {
+    let c = t[n] as number;
+    for (let s = 1; s < 8; s++) {
+      c = (t[c & 0xff] as number) ^ (c >>> 8);
+      t[s * 256 + n] = c >>> 0;
+    }
+  }
   return t;
 })();
 
 export function crc32(buf: Uint8Array, off = 0, len = buf.length - off): number {
+  const t = TABLES;
   let c = 0xffffffff;
-  for (let i = off; i < off + len; i++) {
-    c = (TABLE[(c ^ (buf[i] as number)) & 0xff] as number) ^ (c >>> 8);
+  let i = off;
+  const end = off + len;
+  for (; i + 8 <= end; i += 8) {
+    const lo =
+      c ^
+      ((buf[i] as number) |
+        ((buf[i + 1] as number) << 8) |
+        ((buf[i + 2] as number) << 16) |
+        ((buf[i + 3] as number) << 24));
+    c =
+      (t[1792 + (lo & 0xff)] as number) ^
+      (t[1536 + ((lo >>> 8) & 0xff)] as number) ^
+      (t[1280 + ((lo >>> 16) & 0xff)] as number) ^
+      (t[1024 + (lo >>> 24)] as number) ^
+      (t[768 + (buf[i + 4] as number)] as number) ^
+      (t[512 + (buf[i + 5] as number)] as number) ^
+      (t[256 + (buf[i + 6] as number)] as number) ^
+      (t[buf[i + 7] as number] as number);
   }
+  for (; i < end; i++) c = (t[(c ^ (buf[i] as number)) & 0xff] as number) ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
 

@@ -21,6 +21,9 @@ import type { E1000Adapter, RxBuffer } from './adapter.js';
 import { descUnused, er32, ew32, flush, freeRing, setupRing } from './adapter.js';
 
 const FROM_DEVICE = DmaDataDirection.FROM_DEVICE;
+/** Scratch for one descriptor and one buffer address (nothing here re-enters). */
+const DESC = new Uint8Array(DESC_SIZE);
+const ADDR = new Uint8Array(8);
 /** E1000_RX_BUFFER_WRITE: refill after this many cleaned descriptors. */
 const RX_BUFFER_WRITE = 16;
 /** ETHERNET_FCS_SIZE. */
@@ -82,7 +85,7 @@ export function configureRx(a: E1000Adapter): void {
  */
 export function allocRxBuffers(a: E1000Adapter, cleanedCount: number): void {
   const r = a.rxRing;
-  const b = new Uint8Array(8);
+  const b = ADDR;
   let i = r.nextToUse;
   for (let n = cleanedCount; n > 0; n--) {
     const bi = r.buffers[i] as RxBuffer;
@@ -122,7 +125,7 @@ function mapRxBuffer(a: E1000Adapter, bi: RxBuffer): boolean {
  */
 export function cleanRxIrq(a: E1000Adapter, budget: number): number {
   const r = a.rxRing;
-  const desc = new Uint8Array(DESC_SIZE);
+  const desc = DESC;
   let i = r.nextToClean;
   let done = 0;
   let cleaned = 0;

@@ -29,6 +29,8 @@ const TO_DEVICE = DmaDataDirection.TO_DEVICE;
 /** E1000_MAX_TXD_PWR: 4096 bytes per data descriptor. */
 const MAX_TXD_PWR = 12;
 const MAX_DATA_PER_TXD = 1 << MAX_TXD_PWR;
+/** Scratch for one descriptor (nothing here re-enters). */
+const DESC = new Uint8Array(DESC_SIZE);
 /** TX_WAKE_THRESHOLD. */
 const TX_WAKE_THRESHOLD = 32;
 /** tx_flags. */
@@ -199,7 +201,7 @@ function txCsum(a: E1000Adapter, skb: SkBuff): boolean {
 
 function writeContext(a: E1000Adapter, d: Parameters<typeof writeContextDesc>[2]): void {
   const r = a.txRing;
-  const b = new Uint8Array(DESC_SIZE);
+  const b = DESC;
   writeContextDesc(b, 0, d);
   a.k.vm.write((r.desc + r.nextToUse * DESC_SIZE) as VirtAddr, b, 0, DESC_SIZE);
   const bi = r.buffers[r.nextToUse] as TxBuffer;
@@ -324,7 +326,7 @@ function txQueue(a: E1000Adapter, count: number, flags: number): void {
     lower |= TXD_CMD.DEXT | TXD_DTYP_D;
     upper |= TXD_POPTS.TXSM << 8;
   }
-  const b = new Uint8Array(DESC_SIZE);
+  const b = DESC;
   let i = r.nextToUse;
   for (let n = 0; n < count; n++) {
     const bi = r.buffers[i] as TxBuffer;
