@@ -14,6 +14,7 @@ import {
   benchMapSwiotlb,
 } from './dma/map.js';
 import { benchCheckOverhead } from './check/overhead.js';
+import { benchE1000TxRx, benchE1000TxRxChecked } from './e1000/txrx.js';
 import { benchTraceParse } from './trace/parse.js';
 import type { Benchmark } from './types.js';
 
@@ -33,5 +34,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   { name: 'dma/map-iommu-strict', run: benchMapIommuStrict },
   { name: 'dma/map-iommu-lazy', run: benchMapIommuLazy },
   { name: 'check/overhead', run: benchCheckOverhead },
+  { name: 'e1000/txrx', run: benchE1000TxRx },
+  { name: 'e1000/txrx-checked', run: benchE1000TxRxChecked },
   { name: 'trace/parse', run: benchTraceParse },
 ];

@@ -14,6 +14,7 @@ import { InetHost } from '../kernel/net/inet.js';
 import { E1000 } from '../devices/e1000/e1000.js';
 import { PCI_ID } from '../devices/e1000/regs.js';
 import { Link } from '../devices/net/link.js';
+import { NetReflector } from '../devices/net/reflector.js';
 import { NetResponder } from '../devices/net/responder.js';
 import { parseIp, parseMac } from '../lib/net/frame-defs.js';
 import { ConfigError } from '../lib/errors.js';
@@ -26,6 +27,8 @@ export interface E1000NetConfig {
   readonly driver?: E1000Options;
   /** Override the profile's coherency for the NIC. */
   readonly coherent?: boolean;
+  /** The other end: the responder (ARP, ping, UDP echo, TCP discard; default) or a reflector. */
+  readonly peer?: 'responder' | 'reflector';
   /** The peer keeps the TCP streams it receives (to compare them with what was sent). */
   readonly peerKeepsTcpData?: boolean;
   /** Called once the kernel has booted, before any device exists (attach checkers here). */
@@ -38,7 +41,9 @@ export interface E1000Net {
   readonly pdev: PciDevice;
   readonly adapter: E1000Adapter;
   readonly host: InetHost;
+  /** The responder (not on the link when the reflector is). */
   readonly peer: NetResponder;
+  readonly reflector: NetReflector | null;
   readonly link: Link;
 }
 
@@ -82,7 +87,9 @@ export function e1000Net(cfg: E1000NetConfig = {}): E1000Net {
     ip: parseIp(PEER_IP),
     keepTcpData: cfg.peerKeepsTcpData === true,
   });
-  peer.connect(link);
+  const reflector = cfg.peer === 'reflector' ? new NetReflector() : null;
+  if (reflector !== null) reflector.connect(link);
+  else peer.connect(link);
   if (k.devices.driverRegister(e1000Driver(k, cfg.driver)) !== 0 || pdev.driver === null)
     throw new ConfigError('e1000: the driver did not bind to 0000:00:01.0 (see the kernel log)');
   const adapter = e1000Adapters.get(pdev);
@@ -90,5 +97,5 @@ export function e1000Net(cfg: E1000NetConfig = {}): E1000Net {
   const host = new InetHost(adapter.netdev, k.skbs, parseIp(HOST_IP));
   const rc = adapter.netdev.open();
   if (rc !== 0) throw new ConfigError(`e1000: ifup eth0 failed with ${rc}`);
-  return { k, nic, pdev, adapter, host, peer, link };
+  return { k, nic, pdev, adapter, host, peer, reflector, link };
 }
