@@ -14,6 +14,7 @@ import { InetHost } from '../kernel/net/inet.js';
 import { E1000 } from '../devices/e1000/e1000.js';
 import { PCI_ID } from '../devices/e1000/regs.js';
 import { Link } from '../devices/net/link.js';
+import type { NetAttachment } from '../devices/net/port.js';
 import { NetReflector } from '../devices/net/reflector.js';
 import { NetResponder } from '../devices/net/responder.js';
 import { parseIp, parseMac } from '../lib/net/frame-defs.js';
@@ -45,6 +46,8 @@ export interface E1000Net {
   readonly peer: NetResponder;
   readonly reflector: NetReflector | null;
   readonly link: Link;
+  /** The NIC's end of the link: `nic.connectLink(null)` unplugs it, `nic.connectLink(cable)` back. */
+  readonly cable: NetAttachment;
 }
 
 /** QEMU's e1000 MAC and the slirp network of the real traces. */
@@ -81,7 +84,8 @@ export function e1000Net(cfg: E1000NetConfig = {}): E1000Net {
   if (pdev.dmaPort === null) throw new ConfigError('e1000: the PCI device has no bus-master port');
   nic.attachPort(pdev.dmaPort);
   const link = new Link(m.clock);
-  nic.connectLink(link.attach(nic));
+  const cable = link.attach(nic);
+  nic.connectLink(cable);
   const peer = new NetResponder({
     mac: parseMac(PEER_MAC),
     ip: parseIp(PEER_IP),
@@ -97,5 +101,5 @@ export function e1000Net(cfg: E1000NetConfig = {}): E1000Net {
   const host = new InetHost(adapter.netdev, k.skbs, parseIp(HOST_IP));
   const rc = adapter.netdev.open();
   if (rc !== 0) throw new ConfigError(`e1000: ifup eth0 failed with ${rc}`);
-  return { k, nic, pdev, adapter, host, peer, reflector, link };
+  return { k, nic, pdev, adapter, host, peer, reflector, link, cable };
 }

@@ -55,6 +55,8 @@ class Packet {
 
 export class TxEngine {
   private scheduled = false;
+  /** Bumped by reset: completions scheduled before it do nothing. */
+  private epoch = 0;
   /** A DMA failure stopped the ring; cleared by reset or re-enabling TCTL.EN. */
   private halted = false;
   private inFlight = 0;
@@ -93,6 +95,9 @@ export class TxEngine {
 
   reset(): void {
     this.halted = false;
+    // Packets on the wire finish there, but their write-backs and interrupts died with the reset.
+    this.epoch++;
+    this.inFlight = 0;
     this.pkt = new Packet();
     this.csumCtx = null;
     this.tsoCtx = null;
@@ -180,8 +185,9 @@ export class TxEngine {
       bytes += f.length;
     }
     this.inFlight += bytes;
+    const epoch = this.epoch;
     this.core.clock.schedule(doneAt - this.core.clock.now, () => {
-      this.complete(p.refs, frames, bytes);
+      if (epoch === this.epoch) this.complete(p.refs, frames, bytes);
     });
   }
 

@@ -280,6 +280,10 @@ function close(a: E1000Adapter): void {
   flush(a);
   a.watchdog.del();
   a.netdev.netifCarrierOff();
+  // e1000_reset: no DMA after this, so the rings can go. MODEL: e1000_down's msleep(10) before
+  // it is left out (the calls here take no simulated time).
+  ew32(a, REG.CTRL, CTRL.RST);
+  ew32(a, REG.IMC, 0xffffffff);
   cleanTxRing(a);
   cleanRxRing(a);
   a.k.irq.freeIrq(a.irq, a.netdev.name);

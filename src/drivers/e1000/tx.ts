@@ -98,7 +98,6 @@ export function xmitFrame(a: E1000Adapter, skb: SkBuff): NetdevTx {
   for (const f of skb.frags) count += descsFor(f.size, maxPerTxd);
   if (descUnused(r) < count + 2) {
     a.netdev.netifStopQueue();
-    a.counters.restartQueue++;
     return NetdevTx.BUSY;
   }
   const first = r.nextToUse;
@@ -379,8 +378,10 @@ export function cleanTxIrq(a: E1000Adapter): boolean {
     a.netdev.queueStopped &&
     a.netdev.carrierOk &&
     descUnused(r) >= TX_WAKE_THRESHOLD
-  )
+  ) {
     a.netdev.netifWakeQueue();
+    a.counters.restartQueue++;
+  }
   return count < r.count;
 }
 

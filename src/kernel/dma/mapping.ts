@@ -71,6 +71,8 @@ export class DmaApi {
   private readonly needSync = new WeakSet<Device>();
 
   private readonly warned: DevWarnOnce;
+  /** Maps left before an injected failure (0: none armed). */
+  private failCountdown = 0;
 
   private readonly sgDeps: sg.SgDeps;
   private readonly pagesDeps: pages.PagesDeps;
@@ -708,6 +710,22 @@ export class DmaApi {
     this.dmaFreeWc(dev, size, vaddr, dma);
   }
 
+  /**
+   * Fault injection for driver tests: streaming map number `nth` from now (1 = the next one)
+   * fails with DMA_MAPPING_ERROR, as an exhausted IOMMU or bounce pool would fail it; 0 disarms.
+   * MODEL: Linux's fault-injection framework (Documentation/fault-injection) has no DMA mapping
+   * point in 6.12; drivers meet these failures only when a pool runs out.
+   */
+  injectMapFailure(nth: number): void {
+    this.failCountdown = nth;
+  }
+
+  /** Counts a streaming map down to the injected failure. */
+  private injectedFailure(): boolean {
+    if (this.failCountdown <= 0) return false;
+    return --this.failCountdown === 0;
+  }
+
   /** dma_need_sync: whether the driver's syncs do anything for this mapping. */
   dmaNeedSync(dev: Device, addr: DmaAddr): boolean {
     return this.devNeedSync(dev) && this.getDmaOps(dev).needSync(dev, addr);
@@ -721,7 +739,9 @@ export class DmaApi {
     attrs: number,
   ): DmaAddr {
     checkDirection(dir);
-    const addr = this.getDmaOps(dev).mapPhys(dev, phys, size, dir, attrs);
+    const addr = this.injectedFailure()
+      ? DMA_MAPPING_ERROR
+      : this.getDmaOps(dev).mapPhys(dev, phys, size, dir, attrs);
     this.markNeedSync(dev, addr);
     traceDmaMap(this.d.trace, 'dma_map_page', dev, dir, addr, size, phys, attrs);
     this.d.debug.mapPhys(dev, phys, size, dir, addr, attrs);

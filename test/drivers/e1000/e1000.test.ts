@@ -38,3 +38,28 @@ describe.each(SETUPS)('e1000 on $name', (s) => {
     expect(n.host.counters.bad).toBe(0);
   });
 });
+
+describe('e1000 with a bounce pool too small for its rings', () => {
+  it('arm64 sizes swiotlb by RAM: the receive buffers take it all, transmits fail cleanly', () => {
+    // 256 MiB of RAM: a 512 KiB pool, 256 slots; 255 receive buffers take one each, and the
+    // slot the ARP request gave back goes to the buffer refilled after the ARP reply.
+    const n = checkedNet(
+      { name: 'arm64', machine: { arch: 'arm64' }, cmdline: 'swiotlb=force' },
+      {
+        syncCopybreakForDevice: true,
+      },
+    );
+    expect(n.ping(3, 56)).toBe(0);
+    const log = n.k.log.all.map((l) => l.text);
+    expect(log).toContainEqual(
+      expect.stringMatching(
+        /^e1000 0000:00:01\.0: swiotlb buffer is full \(sz: 98 bytes\), total \d+ \(slots\), used \d+ \(slots\)$/,
+      ),
+    );
+    expect(log).toContain('e1000 0000:00:01.0: TX DMA map failed');
+    expect(n.adapter.counters.txDmaFailed).toBeGreaterThan(0);
+    n.unload();
+    expect(n.findings()).toEqual([]);
+    expect(n.dbg.nActive).toBe(0);
+  });
+});
