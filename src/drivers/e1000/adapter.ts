@@ -89,6 +89,11 @@ export interface E1000Options {
    * (the DMA API asks for it); default false, as Linux.
    */
   readonly syncCopybreakForDevice?: boolean;
+  /**
+   * Erratum 23 of the 82545/82546 (no DMA across a 64 KiB boundary): e1000_check_64k_bound's
+   * checks and retries for the rings and receive buffers; default off, as for the 82540.
+   */
+  readonly erratum23?: boolean;
   /** The errata workarounds of e1000_tx_map (4-byte sentinel descriptors); default on. */
   readonly txErrata?: boolean;
   readonly mistakes?: E1000Mistakes;
@@ -150,9 +155,19 @@ export function emptyRing<B>(count: number, rdh: number, rdt: number): Ring<B> {
 }
 
 /**
+ * e1000_check_64k_bound: 82545/82546 parts (erratum 23) must not DMA across a 64 KiB boundary;
+ * every other part passes.
+ */
+export function check64kBound(a: E1000Adapter, start: number, len: number): boolean {
+  if (!a.opts.erratum23) return true;
+  return Math.floor(start / 0x10000) === Math.floor((start + len - 1) / 0x10000);
+}
+
+/**
  * The common part of e1000_setup_tx_resources / e1000_setup_rx_resources: the buffer_info array
- * and the descriptor ring, count * 16 bytes rounded up to 4 KiB, from dma_alloc_coherent, zeroed.
- * MODEL: e1000_check_64k_bound applies to 82545/82546 only; the 82540 takes any ring.
+ * and the descriptor ring, count * 16 bytes rounded up to 4 KiB, from dma_alloc_coherent, zeroed;
+ * on an erratum-23 part a ring across 64 KiB is allocated once more (keeping the first, so the
+ * second lands elsewhere) and given up on if that one crosses too.
  * @returns 0 or -ENOMEM
  */
 export function setupRing<B>(
@@ -164,15 +179,30 @@ export function setupRing<B>(
   r.buffers = Array.from({ length: r.count }, empty);
   r.size = Math.ceil((r.count * DESC_SIZE) / 4096) * 4096;
   const handle = { dma: 0 as DmaAddr };
-  const desc = a.k.dma.dmaAllocCoherent(a.pdev, r.size, handle, GFP_KERNEL);
-  if (desc === null) {
+  const dev = a.pdev;
+  let desc = a.k.dma.dmaAllocCoherent(dev, r.size, handle, GFP_KERNEL);
+  const ring = what === 'Tx' ? 'transmit' : 'receive';
+  const fail = (msg: string): number => {
     r.buffers = [];
     r.size = 0;
+    a.k.log.print('err', `e1000 ${dev.name}: ${msg}`);
+    return -12;
+  };
+  if (desc === null) return fail(`Unable to allocate memory for the ${ring} descriptor ring`);
+  if (!check64kBound(a, desc, r.size)) {
+    const [oldDesc, oldDma] = [desc, handle.dma];
+    const tag = what === 'Tx' ? 'txdr' : 'rxdr';
     a.k.log.print(
       'err',
-      `e1000 ${a.pdev.name}: Unable to allocate memory for the ${what} descriptor ring`,
+      `e1000 ${dev.name}: ${tag} align check failed: ${r.size} bytes at ${a.k.vm.format(desc)}`,
     );
-    return -12;
+    desc = a.k.dma.dmaAllocCoherent(dev, r.size, handle, GFP_KERNEL);
+    a.k.dma.dmaFreeCoherent(dev, r.size, oldDesc, oldDma);
+    if (desc === null) return fail(`Unable to allocate memory for the ${ring} descriptor ring`);
+    if (!check64kBound(a, desc, r.size)) {
+      a.k.dma.dmaFreeCoherent(dev, r.size, desc, handle.dma);
+      return fail(`Unable to allocate aligned memory for the ${ring} descriptor ring`);
+    }
   }
   a.k.vm.memset(desc, 0, r.size);
   r.desc = desc;

@@ -65,6 +65,7 @@ const DEFAULTS: Required<Omit<E1000Options, 'mistakes'>> = {
   interruptThrottleRate: 8000,
   syncCopybreakForDevice: false,
   txErrata: true,
+  erratum23: false,
 };
 
 /** What a bound e1000 leaves for the rest of the system: its adapter, by device. */

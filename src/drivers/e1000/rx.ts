@@ -18,7 +18,7 @@ import {
   RXD_STAT,
 } from '../../devices/e1000/regs.js';
 import type { E1000Adapter, RxBuffer } from './adapter.js';
-import { descUnused, er32, ew32, flush, freeRing, setupRing } from './adapter.js';
+import { check64kBound, descUnused, er32, ew32, flush, freeRing, setupRing } from './adapter.js';
 
 const FROM_DEVICE = DmaDataDirection.FROM_DEVICE;
 /** Scratch for one descriptor and one buffer address (nothing here re-enters). */
@@ -102,21 +102,57 @@ export function allocRxBuffers(a: E1000Adapter, cleanedCount: number): void {
 
 /** e1000_alloc_frag + dma_map_single(data, rx_buffer_len, DMA_FROM_DEVICE). */
 function mapRxBuffer(a: E1000Adapter, bi: RxBuffer): boolean {
-  const frag = a.k.skbs.netdevAllocFrag(fragLen(a));
-  if (frag === null) {
+  const data = allocRxData(a);
+  if (data === null) {
     a.counters.allocRxBuffFailed++;
     return false;
   }
-  const data = (frag + headroom(a)) as VirtAddr;
+  const skbs = a.k.skbs;
   const dma = a.k.dma.dmaMapSingle(a.pdev, data, a.rxBufferLen, FROM_DEVICE);
   if (a.k.dma.dmaMappingError(a.pdev, dma)) {
-    a.k.skbs.freeFrag(frag);
+    skbs.freeFrag((data - headroom(a)) as VirtAddr);
+    a.counters.allocRxBuffFailed++;
+    return false;
+  }
+  // Erratum 23 again: behind an IOMMU a buffer that did not cross can get an address that does.
+  if (!check64kBound(a, dma, a.rxBufferLen)) {
+    const at = dma.toString(16).padStart(16, '0');
+    rxErr(a, `dma align check failed: ${a.rxBufferLen} bytes at ${at}`);
+    a.k.dma.dmaUnmapSingle(a.pdev, dma, a.rxBufferLen, FROM_DEVICE);
+    skbs.freeFrag((data - headroom(a)) as VirtAddr);
     a.counters.allocRxBuffFailed++;
     return false;
   }
   bi.data = data;
   bi.dma = dma;
   return true;
+}
+
+/**
+ * e1000_alloc_frag and the first erratum-23 check: a buffer across 64 KiB is replaced once (the
+ * first kept meanwhile so the second lands elsewhere).
+ * @returns where the frame goes (after the headroom), or null
+ */
+function allocRxData(a: E1000Adapter): VirtAddr | null {
+  const skbs = a.k.skbs;
+  const hr = headroom(a);
+  const first = skbs.netdevAllocFrag(fragLen(a));
+  if (first === null || check64kBound(a, first + hr, a.rxBufferLen))
+    return first === null ? null : ((first + hr) as VirtAddr);
+  rxErr(
+    a,
+    `skb align check failed: ${a.rxBufferLen} bytes at ${a.k.vm.format((first + hr) as VirtAddr)}`,
+  );
+  const second = skbs.netdevAllocFrag(fragLen(a));
+  skbs.freeFrag(first);
+  if (second === null) return null;
+  if (check64kBound(a, second + hr, a.rxBufferLen)) return (second + hr) as VirtAddr;
+  skbs.freeFrag(second);
+  return null;
+}
+
+function rxErr(a: E1000Adapter, msg: string): void {
+  a.k.log.print('err', `e1000 ${a.pdev.name} ${a.netdev.name}: ${msg}`);
 }
 
 /**
