@@ -43,6 +43,9 @@ class Packet {
   tse = false;
 
   bytes(): Uint8Array {
+    // One buffer (the common case): the chunk read by DMA is already the packet.
+    const only = this.chunks[0];
+    if (this.chunks.length === 1 && only !== undefined && only.length === this.length) return only;
     const out = new Uint8Array(this.length);
     let at = 0;
     for (const c of this.chunks) {
