@@ -1,4 +1,5 @@
 /** What the TX and RX engines need from the device: its registers, clock, DMA port, link. */
+import type { BusTime } from './bus-time.js';
 import type { DmaPort } from '../../machine/bus/dma-port.js';
 import type { Clock } from '../../machine/clock/clock.js';
 import type { DmaStatus } from '../../machine/events.js';
@@ -12,6 +13,8 @@ export interface E1000Core {
   readonly clock: Clock;
   readonly regs: RegFile;
   readonly intr: InterruptUnit;
+  /** The PCI bus time its DMA takes. */
+  readonly bus: BusTime;
   /** Null until the bus attaches the device. */
   readonly port: DmaPort | null;
   /** Null while no cable is plugged in. */

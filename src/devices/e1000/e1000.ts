@@ -15,6 +15,7 @@ import type { MmioHandler } from '../../machine/memory/physmap.js';
 import { ConfigError } from '../../lib/errors.js';
 import type { NetAttachment, NetReceiver } from '../net/port.js';
 import type { E1000Core } from './core.js';
+import { BusTime } from './bus-time.js';
 import { Eeprom, buildEeprom } from './eeprom.js';
 import { InterruptUnit } from './interrupts.js';
 import { Phy } from './phy.js';
@@ -75,6 +76,7 @@ export class E1000 implements NetReceiver, E1000Core {
   readonly clock: Clock;
   readonly regs = new RegFile();
   readonly intr: InterruptUnit;
+  readonly bus: BusTime;
   readonly eeprom: Eeprom;
   readonly phy = new Phy();
   /** BAR0: the 128 KiB register window. */
@@ -93,6 +95,7 @@ export class E1000 implements NetReceiver, E1000Core {
     this.name = cfg.name ?? 'e1000';
     this.clock = cfg.clock;
     this.intr = new InterruptUnit(cfg.clock, cfg.irq);
+    this.bus = new BusTime(cfg.clock);
     this.eeprom = new Eeprom(buildEeprom(cfg.mac));
     this.tx = new TxEngine(this);
     this.rx = new RxEngine(this);
@@ -152,6 +155,7 @@ export class E1000 implements NetReceiver, E1000Core {
 
   /** Global reset (CTRL.RST, SDM §13.4.1): registers to defaults, MAC reloaded from the EEPROM. */
   reset(): void {
+    this.bus.reset();
     this.regs.clear();
     for (const [off, v] of RESET_VALUES) this.regs.set(off, v);
     const w = this.eeprom.words;

@@ -75,10 +75,10 @@ export class RxEngine {
   }
 
   /** RDT written (new buffers) or the receiver enabled: retry the FIFO. */
-  kick(): void {
+  kick(delay = 0): void {
     if (this.drainScheduled || this.fifo.length === 0) return;
     this.drainScheduled = true;
-    this.core.clock.schedule(0, () => {
+    this.core.clock.schedule(delay, () => {
       this.drainScheduled = false;
       this.drain();
     });
@@ -149,6 +149,12 @@ export class RxEngine {
 
   private drain(): void {
     while (!this.halted && this.fifo.length > 0) {
+      // The next frame's DMA waits for the bus.
+      const wait = this.core.bus.idleAt - this.core.clock.now;
+      if (wait > 0) {
+        this.kick(wait);
+        return;
+      }
       const q = this.fifo[0] as Queued;
       if (!this.deliver(q)) return;
       this.fifo.shift();
@@ -199,6 +205,7 @@ export class RxEngine {
     if (port === null) return false;
     const at = r.base + i * DESC_SIZE;
     let st = port.read(at, this.desc, 0, 8);
+    this.core.bus.transfer(8, false);
     if (st !== DmaStatus.OK) return this.fault('descriptor fetch', at, st);
     const buf = readAddr(this.desc, 0);
     st = Number.isNaN(buf) ? DmaStatus.DECODE_ERROR : port.write(buf, q.data, off, n);
@@ -212,6 +219,7 @@ export class RxEngine {
       special: q.special,
     });
     st = port.write(at + 8, this.wb, 0, 8);
+    this.core.bus.transfer(8, true);
     return st === DmaStatus.OK || this.fault('descriptor write-back', at + 8, st);
   }
 

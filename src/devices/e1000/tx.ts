@@ -132,6 +132,7 @@ export class TxEngine {
     if (port === null) return false;
     const at = r.base + r.head * DESC_SIZE;
     const st = port.read(at, this.desc, 0, DESC_SIZE);
+    this.core.bus.transfer(DESC_SIZE, false);
     if (st !== DmaStatus.OK) return this.fault('descriptor fetch', at, st);
     const d = readTxDesc(this.desc, 0);
     this.core.regs.set(REG.TDH, nextIndex(r, r.head));
@@ -183,8 +184,9 @@ export class TxEngine {
     let doneAt = this.core.clock.now;
     let bytes = 0;
     for (const f of frames) {
-      // MODEL: with no cable the frame is sent into the void, completing at once.
-      if (link !== null) doneAt = Math.max(doneAt, link.transmit(f));
+      // MODEL: with no cable the frame is sent into the void, completing at once. A frame leaves
+      // once its buffers have come over the bus.
+      if (link !== null) doneAt = Math.max(doneAt, link.transmit(f, this.core.bus.idleAt));
       bytes += f.length;
     }
     this.inFlight += bytes;
@@ -255,6 +257,7 @@ export class TxEngine {
     for (const ref of refs) {
       const at = r.base + ref.index * DESC_SIZE + 12;
       const st = port.writeU32(at, ((ref.upper & ~0xf) | TXD_STAT.DD) >>> 0);
+      this.core.bus.transfer(4, true);
       if (st !== DmaStatus.OK) return this.fault('status write-back', at, st);
       delayed &&= ref.ide;
     }

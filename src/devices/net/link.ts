@@ -79,7 +79,7 @@ export class Link {
     const side = this.receivers.length;
     if (side !== 0 && side !== 1) throw new ConfigError('link: both ends are already attached');
     this.receivers.push(receiver);
-    return { transmit: (frame) => this.transmit(side, frame) };
+    return { transmit: (frame, notBefore) => this.transmit(side, frame, notBefore ?? 0) };
   }
 
   /**
@@ -109,11 +109,11 @@ export class Link {
     return bytes * this.nsPerByte;
   }
 
-  private transmit(side: LinkSide, frame: Uint8Array): number {
+  private transmit(side: LinkSide, frame: Uint8Array, notBefore: number): number {
     if (frame.length === 0) throw new ConfigError('link: cannot transmit an empty frame');
     const copy = frame.slice();
     const dir = this.dirs[side];
-    const start = this.freeAt(side);
+    const start = Math.max(this.freeAt(side), notBefore);
     const lastBit = start + this.byteTimeNs(frameWireBytes(copy.length));
     dir.freeAt = start + this.byteTimeNs(frameSlotBytes(copy.length));
     dir.counters.frames++;

@@ -12,8 +12,9 @@ export interface NetReceiver {
 /** A MAC's transmit side on a link. */
 export interface NetAttachment {
   /**
-   * Queues a frame behind those already on the wire and returns the simulated time (ns) at which
-   * its last bit leaves; the frame is copied, so the caller may reuse its buffer.
+   * Queues a frame behind those already on the wire, starting no earlier than `notBefore` (ns;
+   * default now), and returns the simulated time at which its last bit leaves; the frame is
+   * copied, so the caller may reuse its buffer.
    */
-  transmit(frame: Uint8Array): number;
+  transmit(frame: Uint8Array, notBefore?: number): number;
 }

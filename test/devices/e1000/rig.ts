@@ -15,11 +15,14 @@ export const MAC = Uint8Array.of(0x52, 0x54, 0x00, 0x12, 0x34, 0x56);
 export class FakeWire implements NetAttachment {
   readonly frames: Uint8Array[] = [];
   readonly doneAt: number[] = [];
+  /** When each frame's first bit left. */
+  readonly startAt: number[] = [];
   private busyUntil = 0;
   constructor(private readonly m: Machine) {}
-  transmit(frame: Uint8Array): number {
+  transmit(frame: Uint8Array, notBefore = 0): number {
     this.frames.push(frame.slice());
-    const start = Math.max(this.m.clock.now, this.busyUntil);
+    const start = Math.max(this.m.clock.now, this.busyUntil, notBefore);
+    this.startAt.push(start);
     const end = start + (frame.length + 8 + 4) * 8;
     this.busyUntil = end + 12 * 8;
     this.doneAt.push(end);
