@@ -417,11 +417,8 @@ export class DataCache {
       const lineAddr = line * this.lineSize;
       const a = Math.max(phys, lineAddr);
       const b = Math.min(phys + len, lineAddr + this.lineSize);
-      // A line is at most a few dozen bytes: a loop beats making a subarray view for set().
-      const data = this.data;
-      let src = (this.at[s] as number) + (a - lineAddr);
-      for (let d = off + (a - phys), end = d + (b - a); d < end; d++)
-        dst[d] = data[src++] as number;
+      const src = (this.at[s] as number) + (a - lineAddr);
+      dst.set(this.data.subarray(src, src + (b - a)), off + (a - phys));
       return false;
     });
   }
