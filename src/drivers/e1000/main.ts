@@ -40,14 +40,8 @@ import {
   setupRctl,
   setupRxResources,
 } from './rx.js';
-import {
-  cleanTxIrq,
-  cleanTxRing,
-  configureTx,
-  freeTxResources,
-  setupTxResources,
-  xmitFrame,
-} from './tx.js';
+import { configureTx, freeTxResources, setupTxResources, xmitFrame } from './tx.js';
+import { cleanTxIrq, cleanTxRing } from './tx-clean.js';
 
 /** The watchdog period (2 * HZ). */
 const WATCHDOG_NS = 2e9;

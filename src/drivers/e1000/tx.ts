@@ -1,29 +1,21 @@
 /**
  * The e1000 transmit path (e1000_main.c): e1000_setup_tx_resources, e1000_configure_tx,
- * e1000_xmit_frame -> e1000_tso / e1000_tx_csum -> e1000_tx_map -> e1000_tx_queue and the TDT
- * doorbell, e1000_clean_tx_irq after the hardware's DD write-back, e1000_clean_tx_ring at down.
+ * e1000_xmit_frame -> e1000_tso / e1000_tx_csum (tx-offload.ts) -> e1000_tx_map -> e1000_tx_queue
+ * and the TDT doorbell. Completion is tx-clean.ts.
  */
 import type { DmaAddr, VirtAddr } from '../../lib/addr.js';
 import { DMA_MAPPING_ERROR } from '../../kernel/device/dma-range.js';
 import { DmaDataDirection } from '../../kernel/dma/direction.js';
 import { NetdevTx } from '../../kernel/net/netdevice.js';
 import { IpSummed, MAX_SKB_FRAGS } from '../../kernel/net/skbuff.js';
+import { cleanTxRing, unmapAndFree } from './tx-clean.js';
+import { tso, txCsum } from './tx-offload.js';
 import type { SkBuff } from '../../kernel/net/skbuff.js';
-import { ETH_HLEN, ETH_ZLEN, IPPROTO_TCP } from '../../lib/net/frame-defs.js';
-import { pseudoHeaderSum } from '../../lib/net/frame-csum.js';
-import { foldSum } from '../../lib/net/checksum.js';
-import { DESC_SIZE, writeContextDesc, writeTxDesc } from '../../devices/e1000/descriptors.js';
-import {
-  REG,
-  STATUS,
-  TCTL,
-  TXD_CMD,
-  TXD_DTYP_D,
-  TXD_POPTS,
-  TXD_STAT,
-} from '../../devices/e1000/regs.js';
+import { ETH_ZLEN } from '../../lib/net/frame-defs.js';
+import { DESC_SIZE, writeTxDesc } from '../../devices/e1000/descriptors.js';
+import { REG, TCTL, TXD_CMD, TXD_DTYP_D, TXD_POPTS } from '../../devices/e1000/regs.js';
 import type { E1000Adapter, TxBuffer } from './adapter.js';
-import { descUnused, er32, ew32, flush, freeRing, info, setupRing } from './adapter.js';
+import { descUnused, ew32, freeRing, setupRing } from './adapter.js';
 
 const TO_DEVICE = DmaDataDirection.TO_DEVICE;
 /** E1000_MAX_TXD_PWR: 4096 bytes per data descriptor. */
@@ -31,8 +23,6 @@ const MAX_TXD_PWR = 12;
 const MAX_DATA_PER_TXD = 1 << MAX_TXD_PWR;
 /** Scratch for one descriptor (nothing here re-enters). */
 const DESC = new Uint8Array(DESC_SIZE);
-/** TX_WAKE_THRESHOLD. */
-const TX_WAKE_THRESHOLD = 32;
 /** tx_flags. */
 const TX_FLAGS_CSUM = 1;
 const TX_FLAGS_TSO = 4;
@@ -137,75 +127,6 @@ function padTo(a: E1000Adapter, skb: SkBuff, len: number): boolean {
   }
   a.k.vm.memset(skb.put(n), 0, n);
   return true;
-}
-
-/**
- * e1000_tso: the context descriptor of a TSO send, after zeroing the IP total length and checksum
- * and seeding the TCP checksum with the pseudo-header without length (the hardware adds each
- * segment's).
- */
-function tso(a: E1000Adapter, skb: SkBuff): boolean {
-  const vm = a.k.vm;
-  const ip = (skb.data + ETH_HLEN) as VirtAddr;
-  const ihl = (vm.readU8(ip) & 0xf) * 4;
-  const tcp = (ip + ihl) as VirtAddr;
-  const hdrLen = ETH_HLEN + ihl + ((vm.readU8((tcp + 12) as VirtAddr) >> 4) & 0xf) * 4;
-  const src = beU32(a, (ip + 12) as VirtAddr);
-  const dst = beU32(a, (ip + 16) as VirtAddr);
-  putBe16(a, (ip + 2) as VirtAddr, 0);
-  putBe16(a, (ip + 10) as VirtAddr, 0);
-  putBe16(a, (tcp + 16) as VirtAddr, foldSum(pseudoHeaderSum(src, dst, IPPROTO_TCP, 0)));
-  const ipcss = ETH_HLEN;
-  const tucss = ETH_HLEN + ihl;
-  writeContext(a, {
-    ipcss,
-    ipcso: ipcss + 10,
-    ipcse: tucss - 1,
-    tucss,
-    tucso: tucss + 16,
-    tucse: 0,
-    cmdAndLength:
-      TXD_CMD.DEXT |
-      TXD_CMD.TSE |
-      TXD_CMD.IP |
-      TXD_CMD.TCP |
-      ((skb.len - hdrLen) & 0xfffff) |
-      (a.txdCmd & TXD_CMD.IDE),
-    status: 0,
-    hdrLen,
-    mss: skb.gsoSize,
-  });
-  return true;
-}
-
-/** e1000_tx_csum: a checksum-only context for CHECKSUM_PARTIAL. */
-function txCsum(a: E1000Adapter, skb: SkBuff): boolean {
-  if (skb.ipSummed !== IpSummed.CHECKSUM_PARTIAL) return false;
-  const proto = a.k.vm.readU8((skb.data + ETH_HLEN + 9) as VirtAddr);
-  writeContext(a, {
-    ipcss: 0,
-    ipcso: 0,
-    ipcse: 0,
-    tucss: skb.csumStart,
-    tucso: skb.csumStart + skb.csumOffset,
-    tucse: 0,
-    cmdAndLength:
-      TXD_CMD.DEXT | (proto === IPPROTO_TCP ? TXD_CMD.TCP : 0) | (a.txdCmd & TXD_CMD.IDE),
-    status: 0,
-    hdrLen: 0,
-    mss: 0,
-  });
-  return true;
-}
-
-function writeContext(a: E1000Adapter, d: Parameters<typeof writeContextDesc>[2]): void {
-  const r = a.txRing;
-  const b = DESC;
-  writeContextDesc(b, 0, d);
-  a.k.vm.write((r.desc + r.nextToUse * DESC_SIZE) as VirtAddr, b, 0, DESC_SIZE);
-  const bi = r.buffers[r.nextToUse] as TxBuffer;
-  bi.nextToWatch = r.nextToUse;
-  r.nextToUse = (r.nextToUse + 1) % r.count;
 }
 
 /**
@@ -343,127 +264,7 @@ function txQueue(a: E1000Adapter, count: number, flags: number): void {
   r.nextToUse = i;
 }
 
-/**
- * e1000_clean_tx_irq: every packet whose EOP descriptor has DD is unmapped and freed.
- * @returns true when the ring was cleaned completely (fewer than `count` descriptors done)
- */
-export function cleanTxIrq(a: E1000Adapter): boolean {
-  const r = a.txRing;
-  let i = r.nextToClean;
-  let eop = (r.buffers[i] as TxBuffer).nextToWatch;
-  let count = 0;
-  let packets = 0;
-  let bytes = 0;
-  while (count < r.count && (descUpper(a, eop) & TXD_STAT.DD) !== 0) {
-    a.k.machine.cpu.dmaRmb();
-    for (let cleaned = false; !cleaned; count++) {
-      cleaned = i === eop;
-      const bi = r.buffers[i] as TxBuffer;
-      if (cleaned) {
-        packets += bi.segs;
-        bytes += bi.bytecount;
-      }
-      unmapAndFree(a, bi);
-      a.k.vm.writeU32((r.desc + i * DESC_SIZE + 12) as VirtAddr, 0);
-      i = (i + 1) % r.count;
-    }
-    eop = (r.buffers[i] as TxBuffer).nextToWatch;
-  }
-  r.nextToClean = i;
-  if (a.detectTxHung) detectTxHung(a, eop);
-  a.netdev.stats.txPackets += packets;
-  a.netdev.stats.txBytes += bytes;
-  if (
-    packets > 0 &&
-    a.netdev.queueStopped &&
-    a.netdev.carrierOk &&
-    descUnused(r) >= TX_WAKE_THRESHOLD
-  ) {
-    a.netdev.netifWakeQueue();
-    a.counters.restartQueue++;
-  }
-  return count < r.count;
-}
-
-/** le32_to_cpu(tx_desc->upper.data): descriptors are little-endian whatever the CPU. */
-/**
- * The hung-transmitter check of e1000_clean_tx_irq: a packet waiting longer than a second
- * (tx_timeout_factor * HZ at 1000 Mb/s) while the MAC is not paused.
- */
-function detectTxHung(a: E1000Adapter, eop: number): void {
-  a.detectTxHung = false;
-  const r = a.txRing;
-  const b = r.buffers[eop] as TxBuffer;
-  const now = a.k.machine.clock.now;
-  if (b.timeStamp === 0 || now <= b.timeStamp + 1e9 || (er32(a, REG.STATUS) & STATUS.TXOFF) !== 0)
-    return;
-  const h = (v: number): string => `<${v.toString(16)}>`;
-  const lines = [
-    'Detected Tx Unit Hang',
-    `  Tx Queue             <0>`,
-    `  TDH                  ${h(er32(a, REG.TDH))}`,
-    `  TDT                  ${h(er32(a, REG.TDT))}`,
-    `  next_to_use          ${h(r.nextToUse)}`,
-    `  next_to_clean        ${h(r.nextToClean)}`,
-    'buffer_info[next_to_clean]',
-    `  time_stamp           ${h(Math.floor(b.timeStamp / 1e6))}`,
-    `  next_to_watch        ${h(eop)}`,
-    `  jiffies              ${h(Math.floor(now / 1e6))}`,
-    `  next_to_watch.status ${h(descUpper(a, eop) & 0xff)}`,
-  ];
-  info(a, 'err', lines.join('\n'));
-  a.counters.txTimeoutCount++;
-  a.netdev.netifStopQueue();
-}
-
 /** The address a TX descriptor gets: the DMA handle (or, broken, the CPU's physical address). */
 function descAddr(a: E1000Adapter, b: TxBuffer): number {
   return a.opts.mistakes.txPhysAddr === true ? b.cpuPhys : b.dma;
-}
-
-function descUpper(a: E1000Adapter, i: number): number {
-  const b = new Uint8Array(4);
-  a.k.vm.read((a.txRing.desc + i * DESC_SIZE + 12) as VirtAddr, b, 0, 4);
-  return new DataView(b.buffer).getUint32(0, true);
-}
-
-/** e1000_unmap_and_free_tx_resource. */
-function unmapAndFree(a: E1000Adapter, b: TxBuffer): void {
-  if (b.dma !== 0 && a.opts.mistakes.forgetTxUnmap !== true) {
-    if (b.mappedAsPage) a.k.dma.dmaUnmapPage(a.pdev, b.dma, b.length, TO_DEVICE);
-    else a.k.dma.dmaUnmapSingle(a.pdev, b.dma, b.length, TO_DEVICE);
-  }
-  b.dma = 0 as DmaAddr;
-  b.timeStamp = 0;
-  if (b.skb !== null) a.netdev.free(b.skb);
-  b.skb = null;
-  b.length = 0;
-}
-
-/** e1000_clean_tx_ring: unmap and free everything, zero the ring, TDH = TDT = 0. */
-export function cleanTxRing(a: E1000Adapter): void {
-  const r = a.txRing;
-  if (r.size === 0) return;
-  for (const b of r.buffers) unmapAndFree(a, b);
-  a.k.vm.memset(r.desc, 0, r.size);
-  r.nextToUse = 0;
-  r.nextToClean = 0;
-  ew32(a, REG.TDH, 0);
-  ew32(a, REG.TDT, 0);
-  flush(a);
-}
-
-function beU32(a: E1000Adapter, va: VirtAddr): number {
-  const b = new Uint8Array(4);
-  a.k.vm.read(va, b, 0, 4);
-  return (
-    (b[0] as number) * 2 ** 24 +
-    ((b[1] as number) << 16) +
-    ((b[2] as number) << 8) +
-    (b[3] as number)
-  );
-}
-
-function putBe16(a: E1000Adapter, va: VirtAddr, v: number): void {
-  a.k.vm.write(va, Uint8Array.of((v >> 8) & 0xff, v & 0xff), 0, 2);
 }
