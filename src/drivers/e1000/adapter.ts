@@ -49,8 +49,8 @@ export interface Ring<B> {
   nextToClean: number;
   buffers: B[];
   /** Register offsets of the ring's head and tail. */
-  readonly rdh: number;
-  readonly rdt: number;
+  readonly headReg: number;
+  readonly tailReg: number;
 }
 
 /** Ways to break the driver on purpose (each is a real class of DMA bug). */
@@ -140,7 +140,7 @@ export function descUnused<B>(r: Ring<B>): number {
 }
 
 /** An empty ring descriptor before e1000_setup_*_resources fills it. */
-export function emptyRing<B>(count: number, rdh: number, rdt: number): Ring<B> {
+export function emptyRing<B>(count: number, headReg: number, tailReg: number): Ring<B> {
   return {
     desc: 0 as VirtAddr,
     dma: 0 as DmaAddr,
@@ -149,8 +149,8 @@ export function emptyRing<B>(count: number, rdh: number, rdt: number): Ring<B> {
     nextToUse: 0,
     nextToClean: 0,
     buffers: [],
-    rdh,
-    rdt,
+    headReg,
+    tailReg,
   };
 }
 
@@ -217,6 +217,16 @@ export function freeRing<B>(a: E1000Adapter, r: Ring<B>): void {
   if (r.size > 0) a.k.dma.dmaFreeCoherent(a.pdev, r.size, r.desc, r.dma);
   r.buffers = [];
   r.size = 0;
+}
+
+/** The end of e1000_clean_tx_ring / e1000_clean_rx_ring: descriptors zeroed, head = tail = 0. */
+export function zeroRing<B>(a: E1000Adapter, r: Ring<B>): void {
+  a.k.vm.memset(r.desc, 0, r.size);
+  r.nextToUse = 0;
+  r.nextToClean = 0;
+  ew32(a, r.headReg, 0);
+  ew32(a, r.tailReg, 0);
+  flush(a);
 }
 
 /** er32: a register read (readl on hw_addr + reg). */

@@ -18,7 +18,7 @@ import {
   RXD_STAT,
 } from '../../devices/e1000/regs.js';
 import type { E1000Adapter, RxBuffer } from './adapter.js';
-import { check64kBound, descUnused, er32, ew32, flush, freeRing, setupRing } from './adapter.js';
+import { check64kBound, descUnused, er32, ew32, freeRing, setupRing, zeroRing } from './adapter.js';
 
 const FROM_DEVICE = DmaDataDirection.FROM_DEVICE;
 /** Scratch for one descriptor and one buffer address (nothing here re-enters). */
@@ -264,10 +264,5 @@ export function cleanRxRing(a: E1000Adapter): void {
     bi.dma = 0 as DmaAddr;
   }
   a.discarding = false;
-  a.k.vm.memset(r.desc, 0, r.size);
-  r.nextToUse = 0;
-  r.nextToClean = 0;
-  ew32(a, REG.RDH, 0);
-  ew32(a, REG.RDT, 0);
-  flush(a);
+  zeroRing(a, r);
 }

@@ -7,7 +7,7 @@ import { DmaDataDirection } from '../../kernel/dma/direction.js';
 import { DESC_SIZE } from '../../devices/e1000/descriptors.js';
 import { REG, STATUS, TXD_STAT } from '../../devices/e1000/regs.js';
 import type { E1000Adapter, TxBuffer } from './adapter.js';
-import { descUnused, er32, ew32, flush, info } from './adapter.js';
+import { descUnused, er32, info, zeroRing } from './adapter.js';
 
 const TO_DEVICE = DmaDataDirection.TO_DEVICE;
 /** TX_WAKE_THRESHOLD. */
@@ -110,10 +110,5 @@ export function cleanTxRing(a: E1000Adapter): void {
   const r = a.txRing;
   if (r.size === 0) return;
   for (const b of r.buffers) unmapAndFree(a, b);
-  a.k.vm.memset(r.desc, 0, r.size);
-  r.nextToUse = 0;
-  r.nextToClean = 0;
-  ew32(a, REG.TDH, 0);
-  ew32(a, REG.TDT, 0);
-  flush(a);
+  zeroRing(a, r);
 }
