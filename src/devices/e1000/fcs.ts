@@ -21,11 +21,32 @@ const TABLES = ((): Uint32Array => {
   return t;
 })();
 
+/** Typed arrays use the host's byte order: the word path needs a little-endian host. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 export function crc32(buf: Uint8Array, off = 0, len = buf.length - off): number {
   const t = TABLES;
   let c = 0xffffffff;
   let i = off;
   const end = off + len;
+  if (LITTLE_ENDIAN && (buf.byteOffset + off) % 4 === 0 && len >= 8) {
+    // Whole words where the buffer allows: a third fewer loads than byte by byte.
+    const words = new Uint32Array(buf.buffer, buf.byteOffset + off, (len >>> 3) * 2);
+    for (let w = 0; w < words.length; w += 2) {
+      const lo = c ^ (words[w] as number);
+      const hi = words[w + 1] as number;
+      c =
+        (t[1792 + (lo & 0xff)] as number) ^
+        (t[1536 + ((lo >>> 8) & 0xff)] as number) ^
+        (t[1280 + ((lo >>> 16) & 0xff)] as number) ^
+        (t[1024 + (lo >>> 24)] as number) ^
+        (t[768 + (hi & 0xff)] as number) ^
+        (t[512 + ((hi >>> 8) & 0xff)] as number) ^
+        (t[256 + ((hi >>> 16) & 0xff)] as number) ^
+        (t[hi >>> 24] as number);
+    }
+    i += words.length * 4;
+  }
   for (; i + 8 <= end; i += 8) {
     const lo =
       c ^
