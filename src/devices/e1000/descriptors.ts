@@ -11,16 +11,26 @@ export const DESC_SIZE = 16;
 /** 64-bit buffer addresses are kept as numbers; an address above 2^53 cannot be one. */
 const TWO32 = 0x1_0000_0000;
 
-/** The DataView of the last buffer asked about: drivers and the device reuse one scratch buffer. */
-let lastBuf: Uint8Array | null = null;
-let lastView: DataView | null = null;
+/**
+ * DataViews of the last few buffers asked about: the device and the driver each reuse a couple
+ * of scratch buffers, and a DataView per call was a noticeable share of a frame's cost.
+ */
+const VIEWS: { buf: Uint8Array | null; view: DataView | null }[] = Array.from(
+  { length: 4 },
+  () => ({
+    buf: null,
+    view: null,
+  }),
+);
+let nextView = 0;
 
 function view(b: Uint8Array): DataView {
-  if (b !== lastBuf || lastView === null) {
-    lastBuf = b;
-    lastView = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  }
-  return lastView;
+  for (const v of VIEWS) if (v.buf === b && v.view !== null) return v.view;
+  const slot = VIEWS[nextView] as { buf: Uint8Array | null; view: DataView | null };
+  nextView = (nextView + 1) % VIEWS.length;
+  slot.buf = b;
+  slot.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return slot.view;
 }
 
 /** Reads a little-endian 64-bit address; NaN when it does not fit a safe integer. */

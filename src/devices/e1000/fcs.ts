@@ -68,8 +68,11 @@ export function crc32(buf: Uint8Array, off = 0, len = buf.length - off): number 
   return (c ^ 0xffffffff) >>> 0;
 }
 
-/** The four FCS bytes in the order they follow the frame on the wire (and in a receive buffer). */
-export function fcsBytes(frame: Uint8Array): Uint8Array {
+/** Writes the FCS of `frame` at out[at..at+4), in wire order. */
+export function putFcs(frame: Uint8Array, out: Uint8Array, at: number): void {
   const c = crc32(frame);
-  return Uint8Array.of(c & 0xff, (c >>> 8) & 0xff, (c >>> 16) & 0xff, c >>> 24);
+  out[at] = c & 0xff;
+  out[at + 1] = (c >>> 8) & 0xff;
+  out[at + 2] = (c >>> 16) & 0xff;
+  out[at + 3] = c >>> 24;
 }

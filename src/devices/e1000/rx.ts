@@ -10,7 +10,7 @@ import { DmaStatus } from '../../machine/events.js';
 import type { E1000Core, Ring } from './core.js';
 import { nextIndex, readRing, ringOwned, ringValid } from './core.js';
 import { DESC_SIZE, readAddr, writeRxWriteBack } from './descriptors.js';
-import { fcsBytes } from './fcs.js';
+import { putFcs } from './fcs.js';
 import { DelayTimer } from './interrupts.js';
 import { rxChecksum } from './offload.js';
 import { ICR, RCTL, RDTR_FPD, REG, RXD_ERR, RXD_STAT, STAT, rxBufferSize } from './regs.js';
@@ -131,10 +131,11 @@ export class RxEngine {
     const v = vlanStage(regs, frame);
     if (!v.accept) return null;
     // SDM §3.2.2: the FCS is stored in host memory and counted in the length unless SECRC.
-    const fcs = (rctl & RCTL.SECRC) !== 0 ? new Uint8Array(0) : fcsBytes(frame);
-    const data = new Uint8Array(v.frame.length + fcs.length);
+    const fcsLen = (rctl & RCTL.SECRC) !== 0 ? 0 : FCS_LEN;
+    const data = new Uint8Array(v.frame.length + fcsLen);
     data.set(v.frame);
-    data.set(fcs, v.frame.length);
+    if (fcsLen > 0) putFcs(frame, data, v.frame.length);
+    const fcs = data.subarray(v.frame.length);
     const c = rxChecksum(v.frame, fcs, regs.get(REG.RXCSUM));
     return {
       data,

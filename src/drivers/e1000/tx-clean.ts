@@ -10,6 +10,9 @@ import type { E1000Adapter, TxBuffer } from './adapter.js';
 import { descUnused, er32, info, zeroRing } from './adapter.js';
 
 const TO_DEVICE = DmaDataDirection.TO_DEVICE;
+/** Scratch for a descriptor's upper dword. */
+const UPPER = new Uint8Array(4);
+const UPPER_VIEW = new DataView(UPPER.buffer);
 /** TX_WAKE_THRESHOLD. */
 const TX_WAKE_THRESHOLD = 32;
 
@@ -87,9 +90,8 @@ function detectTxHung(a: E1000Adapter, eop: number): void {
 
 /** le32_to_cpu(tx_desc->upper.data): descriptors are little-endian whatever the CPU. */
 function descUpper(a: E1000Adapter, i: number): number {
-  const b = new Uint8Array(4);
-  a.k.vm.read((a.txRing.desc + i * DESC_SIZE + 12) as VirtAddr, b, 0, 4);
-  return new DataView(b.buffer).getUint32(0, true);
+  a.k.vm.read((a.txRing.desc + i * DESC_SIZE + 12) as VirtAddr, UPPER, 0, 4);
+  return UPPER_VIEW.getUint32(0, true);
 }
 
 /** e1000_unmap_and_free_tx_resource. */
