@@ -412,15 +412,28 @@ export class DataCache {
   snoopRead(phys: number, dst: Uint8Array, off: number, len: number): void {
     this.ram.read(phys, dst, off, len);
     if (this.filter.pages === 0) return;
+    // Dirty lines in consecutive slots (a run, as cpuCopy has them) are copied as one block.
+    const data = this.data;
+    let runAt = 0;
+    let runDst = 0;
+    let runLen = 0;
     this.forEachResident(phys, len, (s, line) => {
       if (this.dirty[s] === 0) return false;
       const lineAddr = line * this.lineSize;
       const a = Math.max(phys, lineAddr);
-      const b = Math.min(phys + len, lineAddr + this.lineSize);
+      const n = Math.min(phys + len, lineAddr + this.lineSize) - a;
       const src = (this.at[s] as number) + (a - lineAddr);
-      dst.set(this.data.subarray(src, src + (b - a)), off + (a - phys));
+      const to = off + (a - phys);
+      if (runLen > 0 && src === runAt + runLen && to === runDst + runLen) runLen += n;
+      else {
+        if (runLen > 0) dst.set(data.subarray(runAt, runAt + runLen), runDst);
+        runAt = src;
+        runDst = to;
+        runLen = n;
+      }
       return false;
     });
+    if (runLen > 0) dst.set(data.subarray(runAt, runAt + runLen), runDst);
   }
 
   /**
