@@ -186,7 +186,8 @@ export class TxEngine {
     for (const f of frames) {
       // MODEL: with no cable the frame is sent into the void, completing at once. A frame leaves
       // once its buffers have come over the bus.
-      if (link !== null) doneAt = Math.max(doneAt, link.transmit(f, this.core.bus.idleAt));
+      // The frames were built for this send (and are kept only for the statistics).
+      if (link !== null) doneAt = Math.max(doneAt, link.transmit(f, this.core.bus.idleAt, true));
       bytes += f.length;
     }
     this.inFlight += bytes;

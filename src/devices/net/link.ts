@@ -79,7 +79,10 @@ export class Link {
     const side = this.receivers.length;
     if (side !== 0 && side !== 1) throw new ConfigError('link: both ends are already attached');
     this.receivers.push(receiver);
-    return { transmit: (frame, notBefore) => this.transmit(side, frame, notBefore ?? 0) };
+    return {
+      transmit: (frame, notBefore, handOver) =>
+        this.transmit(side, frame, notBefore ?? 0, handOver === true),
+    };
   }
 
   /**
@@ -109,9 +112,14 @@ export class Link {
     return bytes * this.nsPerByte;
   }
 
-  private transmit(side: LinkSide, frame: Uint8Array, notBefore: number): number {
+  private transmit(
+    side: LinkSide,
+    frame: Uint8Array,
+    notBefore: number,
+    handOver: boolean,
+  ): number {
     if (frame.length === 0) throw new ConfigError('link: cannot transmit an empty frame');
-    const copy = frame.slice();
+    const copy = handOver ? frame : frame.slice();
     const dir = this.dirs[side];
     const start = Math.max(this.freeAt(side), notBefore);
     const lastBit = start + this.byteTimeNs(frameWireBytes(copy.length));

@@ -13,8 +13,9 @@ export interface NetReceiver {
 export interface NetAttachment {
   /**
    * Queues a frame behind those already on the wire, starting no earlier than `notBefore` (ns;
-   * default now), and returns the simulated time at which its last bit leaves; the frame is
-   * copied, so the caller may reuse its buffer.
+   * default now), and returns the simulated time at which its last bit leaves. The frame is
+   * copied, so the caller may reuse its buffer, unless `handOver` says the caller gives it up
+   * (a frame built for this send and never touched again).
    */
-  transmit(frame: Uint8Array, notBefore?: number): number;
+  transmit(frame: Uint8Array, notBefore?: number, handOver?: boolean): number;
 }

@@ -23,6 +23,6 @@ export class NetReflector implements NetReceiver {
     out.set(frame.subarray(6, 12), 0);
     out.set(frame.subarray(0, 6), 6);
     this.frames++;
-    this.port.transmit(out);
+    this.port.transmit(out, 0, true);
   }
 }

@@ -86,6 +86,18 @@ describe('Link', () => {
     expect(got[0]).toEqual(frame(64, 5));
   });
 
+  it('takes a handed-over frame as it is, without a copy', () => {
+    const c = new Clock();
+    const link = new Link(c);
+    const got: Uint8Array[] = [];
+    const a = link.attach({ receive: () => undefined });
+    link.attach({ receive: (f) => got.push(f) });
+    const buf = frame(64, 5);
+    expect(a.transmit(buf, 1000, true)).toBe(1000 + (64 + 4 + 8) * 8);
+    c.run();
+    expect(got[0]).toBe(buf);
+  });
+
   it('captures both directions in time order, before delivery, and counts per direction', () => {
     const c = new Clock();
     const link = new Link(c, { propagationNs: 10 });
