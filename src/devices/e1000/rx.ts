@@ -7,6 +7,7 @@
  * FIFO overflows (SDM §3.2.7).
  */
 import { DmaStatus } from '../../machine/events.js';
+import type { DmaPort } from '../../machine/bus/dma-port.js';
 import type { E1000Core, Ring } from './core.js';
 import { nextIndex, readRing, ringOwned, ringValid } from './core.js';
 import { DESC_SIZE, readAddr, writeRxWriteBack } from './descriptors.js';
@@ -25,8 +26,12 @@ const MAX_LONG_FRAME = 16384;
 
 /** A frame waiting in the RX FIFO, with what will be written back with it. */
 interface Queued {
-  /** Bytes to DMA: the frame after VLAN stripping, plus the FCS unless SECRC. */
-  readonly data: Uint8Array;
+  /** The frame after VLAN stripping; the bytes to DMA are these, then `fcs`. */
+  readonly frame: Uint8Array;
+  /** The FCS bytes stored after the frame (none with SECRC). */
+  readonly fcs: Uint8Array;
+  /** frame.length + fcs.length. */
+  readonly length: number;
   /** The frame as received, for the statistics. */
   readonly wire: Uint8Array;
   readonly status: number;
@@ -101,14 +106,14 @@ export class RxEngine {
     const q = this.prepare(frame, rctl);
     if (q === null) return;
     const capacity = (regs.get(REG.PBA) & 0xffff) * 1024;
-    if (this.fifoBytes + q.data.length > capacity) {
+    if (this.fifoBytes + q.length > capacity) {
       // SDM §13.7.4: no room in the FIFO: the frame is missed.
       inc(regs, STAT.MPC);
       this.core.intr.raise(ICR.RXO);
       return;
     }
     this.fifo.push(q);
-    this.fifoBytes += q.data.length;
+    this.fifoBytes += q.length;
     this.drain();
   }
 
@@ -131,14 +136,13 @@ export class RxEngine {
     const v = vlanStage(regs, frame);
     if (!v.accept) return null;
     // SDM §3.2.2: the FCS is stored in host memory and counted in the length unless SECRC.
-    const fcsLen = (rctl & RCTL.SECRC) !== 0 ? 0 : FCS_LEN;
-    const data = new Uint8Array(v.frame.length + fcsLen);
-    data.set(v.frame);
-    if (fcsLen > 0) putFcs(frame, data, v.frame.length);
-    const fcs = data.subarray(v.frame.length);
+    const fcs = new Uint8Array((rctl & RCTL.SECRC) !== 0 ? 0 : FCS_LEN);
+    if (fcs.length > 0) putFcs(frame, fcs, 0);
     const c = rxChecksum(v.frame, fcs, regs.get(REG.RXCSUM));
     return {
-      data,
+      frame: v.frame,
+      fcs,
+      length: v.frame.length + fcs.length,
       wire: frame,
       status: c.status | (v.tci === null ? 0 : RXD_STAT.VP),
       errors: c.errors,
@@ -159,7 +163,7 @@ export class RxEngine {
       const q = this.fifo[0] as Queued;
       if (!this.deliver(q)) return;
       this.fifo.shift();
-      this.fifoBytes -= q.data.length;
+      this.fifoBytes -= q.length;
     }
   }
 
@@ -172,7 +176,7 @@ export class RxEngine {
     const regs = this.core.regs;
     const r = readRing(regs, REG.RDBAL);
     const bufSize = rxBufferSize(regs.get(REG.RCTL));
-    const need = Math.ceil(q.data.length / bufSize);
+    const need = Math.ceil(q.length / bufSize);
     const free = ringValid(r) ? ringOwned(r) : 0;
     if (this.core.port === null || need > free) {
       if (!q.noBuffer) inc(regs, STAT.RNBC);
@@ -189,9 +193,9 @@ export class RxEngine {
   /** DMA of the data and write-back, descriptor by descriptor; the new head, or -1 on a fault. */
   private store(q: Queued, r: Ring, bufSize: number): number {
     let i = r.head;
-    for (let off = 0; off < q.data.length;) {
-      const n = Math.min(bufSize, q.data.length - off);
-      const last = off + n === q.data.length;
+    for (let off = 0; off < q.length;) {
+      const n = Math.min(bufSize, q.length - off);
+      const last = off + n === q.length;
       if (!this.storeOne(q, r, i, off, n, last)) return -1;
       this.core.regs.set(REG.RDH, nextIndex(r, i));
       i = nextIndex(r, i);
@@ -209,7 +213,7 @@ export class RxEngine {
     this.core.bus.transfer(8, false);
     if (st !== DmaStatus.OK) return this.fault('descriptor fetch', at, st);
     const buf = readAddr(this.desc, 0);
-    st = Number.isNaN(buf) ? DmaStatus.DECODE_ERROR : port.write(buf, q.data, off, n);
+    st = Number.isNaN(buf) ? DmaStatus.DECODE_ERROR : writeSpan(port, buf, q, off, n);
     if (st !== DmaStatus.OK) return this.fault('buffer write', buf, st);
     writeRxWriteBack(this.wb, 0, {
       length: n,
@@ -252,4 +256,14 @@ export class RxEngine {
     this.core.dmaFault('rx', what, bus, st);
     return false;
   }
+}
+
+/** DMA of bytes [off, off + n) of the frame followed by its FCS: one write, or two across the seam. */
+function writeSpan(port: DmaPort, bus: number, q: Queued, off: number, n: number): DmaStatus {
+  const inFrame = Math.max(0, Math.min(n, q.frame.length - off));
+  if (inFrame > 0) {
+    const st = port.write(bus, q.frame, off, inFrame);
+    if (st !== DmaStatus.OK || inFrame === n) return st;
+  }
+  return port.write(bus + inFrame, q.fcs, off + inFrame - q.frame.length, n - inFrame);
 }

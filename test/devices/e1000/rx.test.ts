@@ -105,6 +105,23 @@ describe('e1000 receive', () => {
     expect(t.r(REG.RDH)).toBe(3);
   });
 
+  it('splits the FCS across two buffers when the frame ends two bytes before a buffer does', () => {
+    const t = rig();
+    ring(t, 8, RCTL.SZ_256);
+    const f = frameTo(MAC, 254);
+    t.nic.receive(f);
+    expect([0, 1].map((i) => desc(t, i).length)).toEqual([256, 2]);
+    const got = Uint8Array.of(...peek(t, t.ram + BUFS, 256), ...peek(t, t.ram + BUFS + 0x1000, 2));
+    expect(got.subarray(0, 254)).toEqual(f);
+    const fcs = crc32(f);
+    expect([...got.subarray(254)]).toEqual([
+      fcs & 0xff,
+      (fcs >>> 8) & 0xff,
+      (fcs >>> 16) & 0xff,
+      fcs >>> 24,
+    ]);
+  });
+
   it('filters by address: other unicast dropped, broadcast needs BAM, UPE accepts all', () => {
     const t = rig();
     ring(t, 8);
