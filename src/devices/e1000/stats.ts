@@ -59,21 +59,22 @@ function bin(wireLen: number): number {
   return Math.min(5, 31 - Math.clz32(wireLen) - 5);
 }
 
-function destKind(frame: Uint8Array): 'uni' | 'multi' | 'broad' {
+export type DestKind = 'uni' | 'multi' | 'broad';
+
+export function destKind(frame: Uint8Array): DestKind {
   if (((frame[0] ?? 0) & 1) === 0) return 'uni';
   for (let i = 0; i < 6; i++) if (frame[i] !== 0xff) return 'multi';
   return 'broad';
 }
 
-/** A frame reached the wire; `frame` excludes the FCS. */
-export function countTx(regs: RegFile, frame: Uint8Array): void {
-  const wire = frame.length + FCS_LEN;
+/** A frame of `length` bytes (no FCS) to a `k` address reached the wire. */
+export function countTx(regs: RegFile, length: number, k: DestKind): void {
+  const wire = length + FCS_LEN;
   inc(regs, STAT.TPT);
   inc(regs, STAT.GPTC);
   add64(regs, STAT.GOTCL, wire);
   add64(regs, STAT.TOTL, wire);
   inc(regs, TX_BINS[bin(wire)] as number);
-  const k = destKind(frame);
   if (k === 'broad') inc(regs, STAT.BPTC);
   else if (k === 'multi') inc(regs, STAT.MPTC);
 }

@@ -12,7 +12,8 @@ import { DESC_SIZE, readContextDesc, readTxDesc, txKind, txd } from './descripto
 import { DelayTimer } from './interrupts.js';
 import { insertChecksum } from './offload.js';
 import { CTRL, ICR, REG, STAT, TCTL, TXD_CMD, TXD_STAT } from './regs.js';
-import { countTx, inc } from './stats.js';
+import { countTx, destKind, inc } from './stats.js';
+import type { DestKind } from './stats.js';
 import { applyChecksums, tsoSegments } from './tso.js';
 
 /**
@@ -24,6 +25,12 @@ export const TX_FETCH_NS = 500;
 const ETH_ZLEN = 60;
 /** MODEL: the on-chip TX FIFO, bounding how far processing runs ahead of the wire (PBA 16 KiB). */
 const TX_FIFO_BYTES = 16 * 1024;
+
+/** A frame on the wire, as the statistics count it when its last bit has left. */
+interface SentFrame {
+  readonly length: number;
+  readonly kind: DestKind;
+}
 
 /** A descriptor of the packet being gathered, to be written back when the packet is sent. */
 interface DescRef {
@@ -183,17 +190,18 @@ export class TxEngine {
     const link = this.core.link;
     let doneAt = this.core.clock.now;
     let bytes = 0;
+    // What the statistics need, taken now: the frames belong to the link once handed over.
+    const sent = frames.map((f) => ({ length: f.length, kind: destKind(f) }));
     for (const f of frames) {
-      // MODEL: with no cable the frame is sent into the void, completing at once. A frame leaves
-      // once its buffers have come over the bus.
-      // The frames were built for this send (and are kept only for the statistics).
-      if (link !== null) doneAt = Math.max(doneAt, link.transmit(f, this.core.bus.idleAt, true));
       bytes += f.length;
+      // MODEL: with no cable the frame is sent into the void, completing at once. A frame leaves
+      // once its descriptors have come over the bus; it was built for this send.
+      if (link !== null) doneAt = Math.max(doneAt, link.transmit(f, this.core.bus.idleAt, true));
     }
     this.inFlight += bytes;
     const epoch = this.epoch;
     this.core.clock.schedule(doneAt - this.core.clock.now, () => {
-      if (epoch === this.epoch) this.complete(p.refs, frames, bytes);
+      if (epoch === this.epoch) this.complete(p.refs, sent, bytes);
     });
   }
 
@@ -238,9 +246,9 @@ export class TxEngine {
   }
 
   /** The packet's last bit left: DD write-back, statistics, interrupts, and onwards. */
-  private complete(refs: DescRef[], frames: Uint8Array[], bytes: number): void {
+  private complete(refs: DescRef[], sent: readonly SentFrame[], bytes: number): void {
     this.inFlight -= bytes;
-    for (const f of frames) countTx(this.core.regs, f);
+    for (const f of sent) countTx(this.core.regs, f.length, f.kind);
     if (refs.length > 0 && !this.writeBack(refs, readRing(this.core.regs, REG.TDBAL))) return;
     const r = readRing(this.core.regs, REG.TDBAL);
     if (r.head === r.tail && this.inFlight === 0) this.core.intr.raise(ICR.TXQE);

@@ -87,7 +87,8 @@ export class Link {
 
   /**
    * Calls `listener` for every frame in either direction, at the time its last bit leaves the
-   * sender, before the peer receives it. The frame must not be modified. Returns a remover.
+   * sender, before the peer receives it. The frame must not be modified, and is the receiver's
+   * once the listener returns: copy what you keep (PcapWriter does). Returns a remover.
    */
   capture(listener: CaptureListener): () => void {
     this.taps.push(listener);

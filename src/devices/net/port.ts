@@ -4,7 +4,10 @@
  * the end of the payload (padding included, no preamble and no FCS), as a pcap file holds them.
  */
 
-/** A MAC's (or peer's) receive side: called by the link at the simulated time the frame arrives. */
+/**
+ * A MAC's (or peer's) receive side: called by the link at the simulated time the frame arrives.
+ * The frame is the receiver's to keep or change.
+ */
 export interface NetReceiver {
   receive(frame: Uint8Array): void;
 }

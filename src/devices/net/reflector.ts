@@ -18,11 +18,13 @@ export class NetReflector implements NetReceiver {
 
   receive(frame: Uint8Array): void {
     if (this.port === undefined || frame.length < 12) return;
-    // A capture tap may hold the frame it saw: the reply is a copy.
-    const out = frame.slice();
-    out.set(frame.subarray(6, 12), 0);
-    out.set(frame.subarray(0, 6), 6);
+    // The frame is ours (NetReceiver): swap the addresses in place and hand it back.
+    for (let i = 0; i < 6; i++) {
+      const d = frame[i] as number;
+      frame[i] = frame[i + 6] as number;
+      frame[i + 6] = d;
+    }
     this.frames++;
-    this.port.transmit(out, 0, true);
+    this.port.transmit(frame, 0, true);
   }
 }
