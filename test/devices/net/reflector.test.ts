@@ -22,6 +22,8 @@ describe('the reflector peer', () => {
     expect(back.subarray(12)).toEqual(frame.subarray(12));
     // The sender's buffer was copied by the link, so the swap did not touch it.
     expect(frame[0]).toBe(0);
-    expect(() => r.connect(link)).toThrow('reflector: already connected');
+    expect(() => {
+      r.connect(link);
+    }).toThrow('reflector: already connected');
   });
 });
