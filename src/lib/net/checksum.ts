@@ -37,9 +37,19 @@ export function onesSum(buf: Uint8Array, off: number, len: number, sum = 0): num
  */
 function wordSum(buf: Uint8Array, off: number, len: number, sum: number): number {
   const n = len >>> 1;
-  const words = new Uint16Array(buf.buffer, buf.byteOffset + off, n);
   let le = 0;
-  for (let k = 0; k < n; k++) le += words[k] as number;
+  let k = 0;
+  if (((buf.byteOffset + off) & 3) === 0) {
+    // Two words at a time where 32-bit aligned: a 32-bit word's value is its high word * 2^16 +
+    // its low word, and 2^16 is 1 in ones'-complement arithmetic, so folding sums both.
+    const dwords = new Uint32Array(buf.buffer, buf.byteOffset + off, n >>> 1);
+    for (let d = 0; d < dwords.length; d++) le += dwords[d] as number;
+    k = dwords.length * 2;
+  }
+  if (k < n) {
+    const words = new Uint16Array(buf.buffer, buf.byteOffset + off + k * 2, n - k);
+    for (let w = 0; w < words.length; w++) le += words[w] as number;
+  }
   const f = foldSum(le);
   let s = sum + (((f & 0xff) << 8) | (f >>> 8));
   if ((len & 1) !== 0) s += (buf[off + len - 1] as number) << 8;
