@@ -12,6 +12,7 @@ import type { E1000Core, Ring } from './core.js';
 import { nextIndex, readRing, ringOwned, ringValid } from './core.js';
 import { DESC_SIZE, readAddr, writeRxWriteBack } from './descriptors.js';
 import { putFcs } from './fcs.js';
+import { giveFrame } from '../net/frame-pool.js';
 import { DelayTimer } from './interrupts.js';
 import { rxChecksum } from './offload.js';
 import { ICR, RCTL, RDTR_FPD, REG, RXD_ERR, RXD_STAT, STAT, rxBufferSize } from './regs.js';
@@ -164,6 +165,8 @@ export class RxEngine {
       if (!this.deliver(q)) return;
       this.fifo.shift();
       this.fifoBytes -= q.length;
+      // The frame was ours (NetReceiver) and is in host memory now.
+      giveFrame(q.wire);
     }
   }
 

@@ -13,6 +13,7 @@ import { DelayTimer } from './interrupts.js';
 import { insertChecksum } from './offload.js';
 import { CTRL, ICR, REG, STAT, TCTL, TXD_CMD, TXD_STAT } from './regs.js';
 import { countTx, destKind, inc } from './stats.js';
+import { giveFrame, takeFrame } from '../net/frame-pool.js';
 import type { DestKind } from './stats.js';
 import { applyChecksums, tsoSegments } from './tso.js';
 
@@ -53,11 +54,12 @@ class Packet {
     // One buffer (the common case): the chunk read by DMA is already the packet.
     const only = this.chunks[0];
     if (this.chunks.length === 1 && only !== undefined && only.length === this.length) return only;
-    const out = new Uint8Array(this.length);
+    const out = takeFrame(this.length);
     let at = 0;
     for (const c of this.chunks) {
       out.set(c, at);
       at += c.length;
+      giveFrame(c);
     }
     return out;
   }
@@ -172,7 +174,7 @@ export class TxEngine {
       p.tse = !legacy && (d.lower & TXD_CMD.TSE) !== 0;
     }
     if (d.bufferAddr === 0 || len === 0) return true;
-    const buf = new Uint8Array(len);
+    const buf = takeFrame(len); // port.read fills all of it
     const st = Number.isNaN(d.bufferAddr)
       ? DmaStatus.DECODE_ERROR
       : (this.core.port?.read(d.bufferAddr, buf, 0, len) ?? DmaStatus.DECODE_ERROR);
