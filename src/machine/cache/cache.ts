@@ -412,6 +412,17 @@ export class DataCache {
   snoopRead(phys: number, dst: Uint8Array, off: number, len: number): void {
     this.ram.read(phys, dst, off, len);
     if (this.filter.pages === 0) return;
+    const ls = this.lineSize;
+    const line = Math.floor(phys / ls);
+    if (phys + len <= (line + 1) * ls) {
+      // One line (a descriptor, a page-table entry): no walk over the range.
+      if (!this.filter.has(Math.floor((line * ls) / FILTER_SIZE))) return;
+      const s = this.find(line);
+      if (s < 0 || this.dirty[s] === 0) return;
+      const src = (this.at[s] as number) + (phys - line * ls);
+      dst.set(this.data.subarray(src, src + len), off);
+      return;
+    }
     // Dirty lines in consecutive slots (a run, as cpuCopy has them) are copied as one block.
     const data = this.data;
     let runAt = 0;
