@@ -72,7 +72,7 @@ export interface E1000Mistakes {
 
 /** Module parameters (e1000_param.c) and model options. */
 export interface E1000Options {
-  /** TxDescriptors / RxDescriptors: ring sizes (default 256, multiples of 8, 48..4096). */
+  /** TxDescriptors / RxDescriptors: ring sizes (default 256; 48..4096, rounded up to 8). */
   readonly txDescriptors?: number;
   readonly rxDescriptors?: number;
   /** copybreak: frames up to this many bytes are copied and the buffer reused (default 256). */
@@ -82,7 +82,10 @@ export interface E1000Options {
   readonly txAbsIntDelay?: number;
   readonly rxIntDelay?: number;
   readonly rxAbsIntDelay?: number;
-  /** InterruptThrottleRate in interrupts/s (default 8000; 0 = off). */
+  /**
+   * InterruptThrottleRate: interrupts/s from 100 to 100000, 0 for off, or the dynamic modes 1, 3
+   * (the default) and 4 (see param.ts). After checking, `opts` holds interrupts/s.
+   */
   readonly interruptThrottleRate?: number;
   /**
    * After a copybreak, give the buffer back with dma_sync_single_for_device. e1000_main.c does not

@@ -31,6 +31,7 @@ import {
 } from '../../devices/e1000/regs.js';
 import type { E1000Adapter, E1000Options, RxBuffer, TxBuffer } from './adapter.js';
 import { descUnused, emptyRing, er32, ew32, flush, info } from './adapter.js';
+import { e1000CheckOptions } from './param.js';
 import {
   allocRxBuffers,
   cleanRxIrq,
@@ -47,20 +48,6 @@ import { cleanTxIrq, cleanTxRing } from './tx-clean.js';
 const WATCHDOG_NS = 2e9;
 /** MAXIMUM_ETHERNET_VLAN_SIZE: rx_buffer_len for a 1500-byte MTU. */
 const RX_BUFFER_LEN = 1522;
-
-const DEFAULTS: Required<Omit<E1000Options, 'mistakes'>> = {
-  txDescriptors: 256,
-  rxDescriptors: 256,
-  copybreak: 256,
-  txIntDelay: 8,
-  txAbsIntDelay: 32,
-  rxIntDelay: 0,
-  rxAbsIntDelay: 8,
-  interruptThrottleRate: 8000,
-  syncCopybreakForDevice: false,
-  txErrata: true,
-  erratum23: false,
-};
 
 /** What a bound e1000 leaves for the rest of the system: its adapter, by device. */
 export const e1000Adapters = new WeakMap<PciDevice, E1000Adapter>();
@@ -127,7 +114,10 @@ function newAdapter(
   hwAddr: VirtAddr,
   opts: E1000Options,
 ): E1000Adapter {
-  const o = { ...DEFAULTS, ...opts, mistakes: opts.mistakes ?? {} };
+  const params = e1000CheckOptions(opts, (msg) => {
+    k.log.print('info', `e1000 ${pdev.name}: ${msg}`);
+  });
+  const o = { ...params, mistakes: opts.mistakes ?? {} };
   const a: E1000Adapter = {
     k,
     pdev,

@@ -10,6 +10,7 @@
  */
 import type { DmaAddr, PhysAddr, VirtAddr } from '../../lib/addr.js';
 import type { Device } from '../device/device.js';
+import { ConfigError } from '../../lib/errors.js';
 import { DMA_MAPPING_ERROR } from '../device/dma-range.js';
 import { KernelBug } from '../bug.js';
 import type { KernelVm } from '../mm/kmem.js';
@@ -717,6 +718,10 @@ export class DmaApi {
    * point in 6.12; drivers meet these failures only when a pool runs out.
    */
   injectMapFailure(nth: number): void {
+    if (!Number.isSafeInteger(nth) || nth < 0)
+      throw new ConfigError(
+        `injectMapFailure: ${String(nth)} is not a map count; give an integer >= 1 (0 disarms)`,
+      );
     this.failCountdown = nth;
   }
 

@@ -224,3 +224,32 @@ describe('a 24-bit ISA bus master (DMA_BIT_MASK(24))', () => {
     expect(k.swiotlb?.totalUsed).toBe(0);
   });
 });
+
+describe('fault injection for driver tests (DmaApi.injectMapFailure)', () => {
+  it('fails exactly the nth streaming map from now, once, touching nothing', () => {
+    for (const machine of [{ ramSize: 256 * MIB }, { ramSize: 256 * MIB, iommu: true }]) {
+      const { k, dev } = pciRig(machine, machine.iommu === true ? 'intel_iommu=on' : '');
+      const buf = k.kmalloc.kmalloc(512, GFP_KERNEL)!;
+      const free = k.pages.nrFreePages();
+      k.dma.injectMapFailure(2);
+      const first = k.dma.dmaMapSingle(dev, buf, 512, DmaDataDirection.TO_DEVICE);
+      const second = k.dma.dmaMapSingle(dev, buf, 512, DmaDataDirection.TO_DEVICE);
+      const third = k.dma.dmaMapSingle(dev, buf, 512, DmaDataDirection.TO_DEVICE);
+      expect([first, third].map((a) => k.dma.dmaMappingError(dev, a))).toEqual([false, false]);
+      expect(second).toBe(DMA_MAPPING_ERROR);
+      k.dma.dmaUnmapSingle(dev, first, 512, DmaDataDirection.TO_DEVICE);
+      k.dma.dmaUnmapSingle(dev, third, 512, DmaDataDirection.TO_DEVICE);
+      expect(k.pages.nrFreePages()).toBe(free);
+    }
+  });
+
+  it('refuses a count that is not a whole number', () => {
+    const { k } = pciRig({ ramSize: 256 * MIB });
+    expect(() => {
+      k.dma.injectMapFailure(-1);
+    }).toThrow('injectMapFailure: -1 is not a map count; give an integer >= 1 (0 disarms)');
+    expect(() => {
+      k.dma.injectMapFailure(1.5);
+    }).toThrow('injectMapFailure: 1.5 is not a map count');
+  });
+});
