@@ -15,7 +15,7 @@ import { putFcs } from './fcs.js';
 import { giveFrame } from '../net/frame-pool.js';
 import { DelayTimer } from './interrupts.js';
 import { rxChecksum } from './offload.js';
-import { ICR, RCTL, RDTR_FPD, REG, RXD_ERR, RXD_STAT, STAT, rxBufferSize } from './regs.js';
+import { ICR, RCTL, RDTR_FPD, REG, RXD_STAT, STAT, rxBufferSize } from './regs.js';
 import { acceptAddress, vlanStage } from './rxfilter.js';
 import { FCS_LEN, countRxArrival, countRxGood, inc } from './stats.js';
 
@@ -222,8 +222,9 @@ export class RxEngine {
       length: n,
       csum: last ? q.csum : 0,
       // SDM §3.2.3: errors and checksum status are valid on the EOP descriptor only.
+      // MODEL: PIF (passed inexact filter) is never set.
       status: RXD_STAT.DD | (last ? RXD_STAT.EOP | q.status : 0),
-      errors: last ? q.errors & ~RXD_ERR.RXE : 0,
+      errors: last ? q.errors : 0,
       special: q.special,
     });
     st = port.write(at + 8, this.wb, 0, 8);

@@ -40,6 +40,10 @@ interface DescRef {
   readonly ide: boolean;
 }
 
+function descRef(index: number, d: TxDesc): DescRef {
+  return { index, upper: d.upper, ide: (d.lower & TXD_CMD.IDE) !== 0 };
+}
+
 class Packet {
   readonly chunks: Uint8Array[] = [];
   readonly refs: DescRef[] = [];
@@ -145,14 +149,13 @@ export class TxEngine {
     if (st !== DmaStatus.OK) return this.fault('descriptor fetch', at, st);
     const d = readTxDesc(this.desc, 0);
     this.core.regs.set(REG.TDH, nextIndex(r, r.head));
-    const ref = { index: r.head, upper: d.upper, ide: (d.lower & TXD_CMD.IDE) !== 0 };
-    const wantsDd = (d.lower & (TXD_CMD.RS | TXD_CMD.RPS)) !== 0;
+    const ref = (d.lower & (TXD_CMD.RS | TXD_CMD.RPS)) === 0 ? null : descRef(r.head, d);
     if (txKind(d.lower) === 'context') {
       this.setContext(readContextDesc(this.desc, 0));
-      return !wantsDd || this.writeBack([ref], r);
+      return ref === null || this.writeBack([ref], r);
     }
     if (!this.gather(d)) return false;
-    if (wantsDd) this.pkt.refs.push(ref);
+    if (ref !== null) this.pkt.refs.push(ref);
     if ((d.lower & TXD_CMD.EOP) !== 0) this.send(d);
     return true;
   }
@@ -217,9 +220,8 @@ export class TxEngine {
     }
     if (txKind(eop.lower) === 'legacy') {
       // SDM §3.3.3: IC is qualified by EOP; CSS comes from the first descriptor, CSO with IC.
-      const cso = txd.cso(eop.lower);
-      const ok = p.css < pkt.length && cso < pkt.length - 1;
-      if ((eop.lower & TXD_CMD.IC) !== 0 && ok) insertChecksum(pkt, p.css, cso, 0);
+      // insertChecksum leaves the packet alone when CSS or CSO lie outside it.
+      if ((eop.lower & TXD_CMD.IC) !== 0) insertChecksum(pkt, p.css, txd.cso(eop.lower), 0);
     } else if (this.csumCtx !== null) {
       applyChecksums(pkt, this.csumCtx, p.popts);
     }
@@ -251,8 +253,8 @@ export class TxEngine {
   private complete(refs: DescRef[], sent: readonly SentFrame[], bytes: number): void {
     this.inFlight -= bytes;
     for (const f of sent) countTx(this.core.regs, f.length, f.kind);
-    if (refs.length > 0 && !this.writeBack(refs, readRing(this.core.regs, REG.TDBAL))) return;
     const r = readRing(this.core.regs, REG.TDBAL);
+    if (refs.length > 0 && !this.writeBack(refs, r)) return;
     if (r.head === r.tail && this.inFlight === 0) this.core.intr.raise(ICR.TXQE);
     this.kick();
   }

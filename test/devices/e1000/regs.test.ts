@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  CTRL,
   EECD,
   EEPROM,
   EERD,
@@ -19,12 +20,15 @@ import { add64, inc } from '../../../src/devices/e1000/stats.js';
 import { BAR0, MAC, rig } from './rig.js';
 
 const at = (off: number): number => BAR0 + off;
+/** The station address as the EEPROM stores it: three little-endian 16-bit words. */
+const MAC_WORDS = [0, 1, 2].map((i) => MAC[2 * i]! | (MAC[2 * i + 1]! << 8));
+const RAL0 = (MAC_WORDS[0]! | (MAC_WORDS[1]! << 16)) >>> 0;
 
 describe('e1000 registers', () => {
   it('resets with the EEPROM MAC in RAL0/RAH0, link up, RX/TX disabled', () => {
     const t = rig();
-    expect(t.r(RAL(0))).toBe(0x12005452);
-    expect(t.r(RAH(0))).toBe((0x5634 | RAH_AV) >>> 0);
+    expect(t.r(RAL(0))).toBe(RAL0);
+    expect(t.r(RAH(0))).toBe((MAC_WORDS[2]! | RAH_AV) >>> 0);
     expect(t.r(REG.STATUS) & STATUS.LU).toBe(STATUS.LU);
     expect(t.r(REG.STATUS) & STATUS.SPEED_MASK).toBe(STATUS.SPEED_1000);
     expect(t.r(REG.RCTL)).toBe(0);
@@ -39,11 +43,11 @@ describe('e1000 registers', () => {
     t.w(REG.RCTL, RCTL.EN | RCTL.BAM);
     t.w(REG.IMS, ICR.TXDW);
     t.w(RAL(0), 0xdeadbeef);
-    t.w(REG.CTRL, t.r(REG.CTRL) | 0x04000000);
+    t.w(REG.CTRL, t.r(REG.CTRL) | CTRL.RST);
     expect(t.r(REG.RCTL)).toBe(0);
     expect(t.r(REG.IMS)).toBe(0);
-    expect(t.r(RAL(0))).toBe(0x12005452);
-    expect(t.r(REG.CTRL) & 0x04000000).toBe(0);
+    expect(t.r(RAL(0))).toBe(RAL0);
+    expect(t.r(REG.CTRL) & CTRL.RST).toBe(0);
   });
 
   it('masks ring lengths and head/tail indexes', () => {
@@ -63,7 +67,7 @@ describe('e1000 registers', () => {
       expect(v & EERD.DONE).toBe(EERD.DONE);
       words.push(v >>> EERD.DATA_SHIFT);
     }
-    expect(words.slice(0, 3)).toEqual([0x5452, 0x1200, 0x5634]);
+    expect(words.slice(0, 3)).toEqual(MAC_WORDS);
     expect(words.reduce((s, w) => s + w, 0) & 0xffff).toBe(0xbaba);
   });
 
