@@ -2,21 +2,21 @@
  * Field parsers of the dma:*, iommu:* and swiotlb:* events, one per TP_printk layout
  * (include/trace/events/dma.h, iommu.h, swiotlb.h of Linux 6.12 and later). Each reads the text
  * after "event: " into the record src/kernel/dma/trace.ts (or ./events.ts) prints back.
+ *
+ * The dma events are "<device> <label><value> <label><value> ...": each is declared below as the
+ * list of its fields in TP_printk order, read by one generic parser (fieldsParser). The layouts
+ * with cross-field checks (dma_map_sg, dma_sync_sg_*) and the iommu and swiotlb events are
+ * written out.
  */
 import { DMA_TRACE_MAX_ENTRIES } from '../kernel/dma/trace.js';
 import type {
   DmaMapSgTraceEvent,
-  DmaMapTraceEvent,
-  DmaUnmapTraceEvent,
   IommuMapTraceEvent,
   IommuUnmapTraceEvent,
 } from '../kernel/dma/trace.js';
 import type { TraceU64 } from '../kernel/dma/trace-format.js';
 import type {
-  DmaAllocPhysTraceEvent,
-  DmaMapSgErrTraceEvent,
   DmaMapSgPlainTraceEvent,
-  DmaSgtTraceEvent,
   IommuIoPageFaultTraceEvent,
   ParsedTraceEvent,
 } from './events.js';
@@ -26,40 +26,11 @@ import { FieldError, decimal, hexU64, quote } from './fields.js';
 /** Reads one event's fields; throws FieldError. */
 export type EventParser = (c: FieldCursor, name: string) => ParsedTraceEvent;
 
-/** "<dev> dir=<DIR>": dev_name() may hold spaces, so it runs to " dir=". */
-function device(c: FieldCursor): string {
-  const dev = c.until(' dir=');
+/** "<dev><label>": dev_name() may hold spaces, so it runs to the first field's label. */
+function device(c: FieldCursor, label: string): string {
+  const dev = c.until(label);
   if (dev === '') throw new FieldError('empty device name');
   return dev;
-}
-
-function map(c: FieldCursor, name: string): ParsedTraceEvent {
-  const dev = device(c);
-  const ev = {
-    event: name as DmaMapTraceEvent['event'] | 'dma_map_phys',
-    device: dev,
-    dir: c.dir(' dir='),
-    dmaAddr: c.hex(' dma_addr='),
-    size: c.dec(' size='),
-    physAddr: c.hex(' phys_addr='),
-    attrs: c.attrs(' attrs='),
-  };
-  c.done();
-  return ev;
-}
-
-function unmap(c: FieldCursor, name: string): ParsedTraceEvent {
-  const dev = device(c);
-  const ev = {
-    event: name as DmaUnmapTraceEvent['event'] | 'dma_unmap_phys',
-    device: dev,
-    dir: c.dir(' dir='),
-    dmaAddr: c.hex(' dma_addr='),
-    size: c.dec(' size='),
-    attrs: c.attrs(' attrs='),
-  };
-  c.done();
-  return ev;
 }
 
 /** The hashed %p value as printed: 16 hex digits kept as text (only good for matching). */
@@ -70,64 +41,103 @@ function ptr(c: FieldCursor, label: string): string {
   return tok;
 }
 
-/** dma_alloc of the first 6.12 release: "<dev> dma_addr=... phys_addr=... flags=... attrs=". */
-function allocPhys(c: FieldCursor, name: string, free: boolean): ParsedTraceEvent {
-  const dev = c.until(' dma_addr=');
-  const ev: DmaAllocPhysTraceEvent = {
-    event: name as DmaAllocPhysTraceEvent['event'],
-    layout: 'phys',
-    device: dev,
-    dmaAddr: c.hex(' dma_addr='),
-    size: c.dec(' size='),
-    physAddr: c.hex(' phys_addr='),
-    flags: free ? null : c.gfp(' flags='),
-    attrs: c.attrs(' attrs='),
+/** How each kind of value is read after its label (the printf conversion or decoder). */
+const READ = {
+  /** decode_dma_data_direction */
+  dir: (c: FieldCursor, label: string) => c.dir(label),
+  /** %llx */
+  hex: (c: FieldCursor, label: string) => c.hex(label),
+  /** %zu */
+  dec: (c: FieldCursor, label: string) => c.dec(label),
+  /** %d */
+  int: (c: FieldCursor, label: string) => c.int(label),
+  /** %p */
+  ptr,
+  /** show_gfp_flags */
+  gfp: (c: FieldCursor, label: string) => c.gfp(label),
+  /** decode_dma_attrs */
+  attrs: (c: FieldCursor, label: string) => c.attrs(label),
+  /** __print_array of u64 */
+  u64s: (c: FieldCursor, label: string) => c.u64Array(label),
+} as const;
+
+/** One printed field: the record's key, the label before the value, how the value reads. */
+type Field = readonly [key: string, label: string, kind: keyof typeof READ];
+
+/**
+ * A parser of "<device><field><field>...": the device name, then each field in order, then
+ * nothing more. `fixed` are keys every record of the layout has whatever the line says (a layout
+ * tag, the fields this layout does not print as null).
+ *
+ * The record's shape is checked by the round-trip tests (every layout is printed back by the
+ * printers of ./events.ts and src/kernel/dma/trace.ts), not by the compiler.
+ */
+function fieldsParser(fields: readonly [Field, ...Field[]], fixed: object = {}): EventParser {
+  const first = fields[0][1];
+  const preset = Object.entries(fixed);
+  return (c, name) => {
+    const ev: Record<string, unknown> = { event: name, device: device(c, first) };
+    for (const [key, value] of preset) ev[key] = value;
+    for (const [key, label, kind] of fields) ev[key] = READ[kind](c, label);
+    c.done();
+    return ev as unknown as ParsedTraceEvent;
   };
-  c.done();
-  return ev;
 }
 
-/** Whether the fields have no " dir=" before " dma_addr=": the first 6.12 release's layout. */
-function isPhysLayout(c: FieldCursor, name: string): boolean {
-  if (name !== 'dma_alloc' && name !== 'dma_free') return false;
-  const d = c.text.indexOf(' dir=', c.pos);
-  return d < 0 || d > c.text.indexOf(' dma_addr=', c.pos);
+const DIR: Field = ['dir', ' dir=', 'dir'];
+const DMA_ADDR: Field = ['dmaAddr', ' dma_addr=', 'hex'];
+const SIZE: Field = ['size', ' size=', 'dec'];
+const PHYS_ADDR: Field = ['physAddr', ' phys_addr=', 'hex'];
+const VIRT_ADDR: Field = ['virtAddr', ' virt_addr=', 'ptr'];
+const PHYS_ADDRS: Field = ['physAddrs', ' phys_addrs=', 'u64s'];
+const FLAGS: Field = ['flags', ' flags=', 'gfp'];
+const ATTRS: Field = ['attrs', ' attrs=', 'attrs'];
+
+/** class dma_map: dma_map_page, dma_map_resource (≤6.17), dma_map_phys (6.18+). */
+const map = fieldsParser([DIR, DMA_ADDR, SIZE, PHYS_ADDR, ATTRS]);
+/** class dma_unmap: dma_unmap_page, dma_unmap_resource (≤6.17), dma_unmap_phys (6.18+). */
+const unmap = fieldsParser([DIR, DMA_ADDR, SIZE, ATTRS]);
+/** class dma_alloc_class (6.13+, and 6.12 stable): dma_alloc, dma_alloc_pages, dma_alloc_sgt_err. */
+const allocDir = fieldsParser([DIR, DMA_ADDR, SIZE, VIRT_ADDR, FLAGS, ATTRS]);
+/** class dma_free_class (6.13+, and 6.12 stable): dma_free, dma_free_pages. */
+const freeDir = fieldsParser([DIR, DMA_ADDR, SIZE, VIRT_ADDR, ATTRS]);
+/** dma_alloc / dma_free of v6.12 (from -rc4): no dir, %p virt_addr. */
+const allocNoDir = fieldsParser([DMA_ADDR, SIZE, VIRT_ADDR, FLAGS, ATTRS], { layout: 'nodir' });
+const freeNoDir = fieldsParser([DMA_ADDR, SIZE, VIRT_ADDR, ATTRS], {
+  layout: 'nodir',
+  flags: null,
+});
+/** dma_alloc / dma_free of 6.12-rc1 to -rc3: no dir, phys_addr. */
+const allocPhys = fieldsParser([DMA_ADDR, SIZE, PHYS_ADDR, FLAGS, ATTRS], { layout: 'phys' });
+const freePhys = fieldsParser([DMA_ADDR, SIZE, PHYS_ADDR, ATTRS], { layout: 'phys', flags: null });
+const allocSgt = fieldsParser([DIR, DMA_ADDR, SIZE, PHYS_ADDRS, FLAGS, ATTRS]);
+const freeSgt = fieldsParser([DIR, DMA_ADDR, SIZE, PHYS_ADDRS], { flags: null, attrs: null });
+/** dma_map_sg_err: the list printed as dma_addrs holds sg_phys() (see DmaMapSgErrTraceEvent). */
+const mapSgErr = fieldsParser([
+  DIR,
+  ['physAddrs', ' dma_addrs=', 'u64s'],
+  ['err', ' err=', 'int'],
+  ATTRS,
+]);
+const unmapSg = fieldsParser([DIR, PHYS_ADDRS, ATTRS]);
+const syncSingle = fieldsParser([DIR, DMA_ADDR, SIZE]);
+
+/**
+ * dma_alloc and dma_free by layout: "dir=" first (6.13+ and 6.12 stable), else v6.12's
+ * "virt_addr=", else 6.12-rc's "phys_addr=". Only these two names had the older layouts.
+ */
+function byAllocLayout(withDir: EventParser, noDir: EventParser, phys: EventParser): EventParser {
+  return (c, name) => {
+    if (name !== 'dma_alloc' && name !== 'dma_free') return withDir(c, name);
+    const t = c.text;
+    const d = t.indexOf(' dir=', c.pos);
+    if (d >= 0 && d < t.indexOf(' dma_addr=', c.pos)) return withDir(c, name);
+    return t.includes(' phys_addr=', c.pos) ? phys(c, name) : noDir(c, name);
+  };
 }
 
-function alloc(c: FieldCursor, name: string): ParsedTraceEvent {
-  if (isPhysLayout(c, name)) return allocPhys(c, name, false);
-  const dev = device(c);
-  const ev = {
-    // One class, several names (dma_alloc_pages, dma_alloc_sgt_err), one record shape.
-    event: name as 'dma_alloc',
-    device: dev,
-    dir: c.dir(' dir='),
-    dmaAddr: c.hex(' dma_addr='),
-    size: c.dec(' size='),
-    virtAddr: ptr(c, ' virt_addr='),
-    flags: c.gfp(' flags='),
-    attrs: c.attrs(' attrs='),
-  };
-  c.done();
-  return ev;
-}
-
-function free(c: FieldCursor, name: string): ParsedTraceEvent {
-  if (isPhysLayout(c, name)) return allocPhys(c, name, true);
-  const dev = device(c);
-  const ev = {
-    // dma_free_pages too: the same class.
-    event: name as 'dma_free',
-    device: dev,
-    dir: c.dir(' dir='),
-    dmaAddr: c.hex(' dma_addr='),
-    size: c.dec(' size='),
-    virtAddr: ptr(c, ' virt_addr='),
-    attrs: c.attrs(' attrs='),
-  };
-  c.done();
-  return ev;
-}
+const alloc = byAllocLayout(allocDir, allocNoDir, allocPhys);
+const free = byAllocLayout(freeDir, freeNoDir, freePhys);
 
 /** "<label><recorded>/<full>" of dma_map_sg. */
 function countPair(c: FieldCursor, label: string): [recorded: number, full: number] {
@@ -150,7 +160,7 @@ function checkLength(what: string, got: number, want: number): void {
 
 /** dma_map_sg: the 6.12.107 layout with counts, or the plain one without. */
 function mapSg(c: FieldCursor): ParsedTraceEvent {
-  const dev = device(c);
+  const dev = device(c, ' dir=');
   const dir = c.dir(' dir=');
   if (!c.text.startsWith(' nents=', c.pos)) return mapSgPlain(c, dev, dir);
   const [nRec, nents] = countPair(c, ' nents=');
@@ -203,34 +213,8 @@ function mapSgPlain(c: FieldCursor, dev: string, dir: DmaMapSgTraceEvent['dir'])
   return ev;
 }
 
-function unmapSg(c: FieldCursor): ParsedTraceEvent {
-  const dev = device(c);
-  const ev = {
-    event: 'dma_unmap_sg' as const,
-    device: dev,
-    dir: c.dir(' dir='),
-    physAddrs: c.u64Array(' phys_addrs='),
-    attrs: c.attrs(' attrs='),
-  };
-  c.done();
-  return ev;
-}
-
-function syncSingle(c: FieldCursor, name: string): ParsedTraceEvent {
-  const dev = device(c);
-  const ev = {
-    event: name as 'dma_sync_single_for_cpu' | 'dma_sync_single_for_device',
-    device: dev,
-    dir: c.dir(' dir='),
-    dmaAddr: c.hex(' dma_addr='),
-    size: c.dec(' size='),
-  };
-  c.done();
-  return ev;
-}
-
 function syncSg(c: FieldCursor, name: string): ParsedTraceEvent {
-  const dev = device(c);
+  const dev = device(c, ' dir=');
   const dir = c.dir(' dir=');
   const dmaAddrs = c.u64Array(' dma_addrs=');
   const sizes = c.u32Array(' sizes=');
@@ -243,37 +227,6 @@ function syncSg(c: FieldCursor, name: string): ParsedTraceEvent {
     dmaAddrs,
     sizes,
   };
-}
-
-function sgt(c: FieldCursor, name: string): ParsedTraceEvent {
-  const dev = device(c);
-  const alloc = name === 'dma_alloc_sgt';
-  const ev: DmaSgtTraceEvent = {
-    event: alloc ? 'dma_alloc_sgt' : 'dma_free_sgt',
-    device: dev,
-    dir: c.dir(' dir='),
-    dmaAddr: c.hex(' dma_addr='),
-    size: c.dec(' size='),
-    physAddrs: c.u64Array(' phys_addrs='),
-    flags: alloc ? c.gfp(' flags=') : null,
-    attrs: alloc ? c.attrs(' attrs=') : null,
-  };
-  c.done();
-  return ev;
-}
-
-function mapSgErr(c: FieldCursor): ParsedTraceEvent {
-  const dev = device(c);
-  const ev: DmaMapSgErrTraceEvent = {
-    event: 'dma_map_sg_err',
-    device: dev,
-    dir: c.dir(' dir='),
-    physAddrs: c.u64Array(' dma_addrs='),
-    err: c.int(' err='),
-    attrs: c.attrs(' attrs='),
-  };
-  c.done();
-  return ev;
 }
 
 /**
@@ -340,7 +293,9 @@ function ioPageFault(c: FieldCursor): ParsedTraceEvent {
   const dev = c.until(' iova=');
   const iova = c.hex0x(' iova=');
   const flags = c.hex0x(' flags=');
-  if (typeof flags !== 'number' || flags > 0xffff_ffff) throw new FieldError(`bad flags`);
+  if (typeof flags !== 'number' || flags > 0xffff_ffff) {
+    throw new FieldError(`bad flags ${quote('0x' + flags.toString(16))}`);
+  }
   c.done();
   const ev: IommuIoPageFaultTraceEvent = {
     event: 'io_page_fault',
@@ -381,8 +336,8 @@ export const EVENT_PARSERS: ReadonlyMap<string, EventParser> = new Map<string, E
   ['dma_alloc_sgt_err', alloc],
   ['dma_free', free],
   ['dma_free_pages', free],
-  ['dma_alloc_sgt', sgt],
-  ['dma_free_sgt', sgt],
+  ['dma_alloc_sgt', allocSgt],
+  ['dma_free_sgt', freeSgt],
   ['dma_map_sg', mapSg],
   ['dma_map_sg_err', mapSgErr],
   ['dma_unmap_sg', unmapSg],

@@ -71,7 +71,10 @@ export interface DmaMapSgErrTraceEvent {
   readonly attrs: number;
 }
 
-/** dma_alloc / dma_free of the first 6.12 release: no dir, phys_addr instead of virt_addr. */
+/**
+ * dma_alloc / dma_free of 6.12-rc1 to -rc3 (commit 038eb433dc14): no dir, phys_addr instead of
+ * virt_addr. (6.12-rc4 switched to virt_addr: DmaAllocNoDirTraceEvent.)
+ */
 export interface DmaAllocPhysTraceEvent {
   readonly event: 'dma_alloc' | 'dma_free';
   readonly layout: 'phys';
@@ -84,7 +87,27 @@ export interface DmaAllocPhysTraceEvent {
   readonly attrs: number;
 }
 
-/** dma_map_sg without the nents=/ents= counts (the first 6.12 release and mainline 6.13+). */
+/**
+ * dma_alloc / dma_free of v6.12.0 (from -rc4, commit 78b2770c935f) until `dir=` came in 6.13 (and
+ * into later 6.12 stable releases): no dir, the hashed %p virt_addr.
+ */
+export interface DmaAllocNoDirTraceEvent {
+  readonly event: 'dma_alloc' | 'dma_free';
+  readonly layout: 'nodir';
+  readonly device: string;
+  readonly dmaAddr: TraceU64;
+  readonly size: number;
+  /** The hashed pointer as printed (only good for matching an alloc with its free). */
+  readonly virtAddr: TracePtr;
+  /** GFP flags (dma_alloc only; null for dma_free). */
+  readonly flags: Gfp | null;
+  readonly attrs: number;
+}
+
+/**
+ * dma_map_sg without the nents=/ents= counts: kernels before the DMA_TRACE_MAX_ENTRIES cap
+ * (2026, backported to stable; the real 6.12.107 traces have the counts).
+ */
 export interface DmaMapSgPlainTraceEvent extends DmaMapSgTraceEvent {
   readonly layout: 'plain';
 }
@@ -109,6 +132,7 @@ export type ExtraTraceEvent =
   | DmaSgtTraceEvent
   | DmaMapSgErrTraceEvent
   | DmaAllocPhysTraceEvent
+  | DmaAllocNoDirTraceEvent
   | DmaMapSgPlainTraceEvent
   | IommuIoPageFaultTraceEvent;
 
@@ -168,8 +192,13 @@ function sgt(ev: DmaSgtTraceEvent): string {
   return `${base} flags=${showGfpFlags(ev.flags)} attrs=${decodeNewerDmaAttrs(ev.attrs)}`;
 }
 
-function allocPhys(ev: DmaAllocPhysTraceEvent): string {
-  const base = `${ev.device} ${addrSize(ev.dmaAddr, ev.size)} phys_addr=${u64hex(ev.physAddr)}`;
+/** The two no-dir layouts of 6.12 (phys_addr in -rc1..3, virt_addr from -rc4). */
+function allocNoDir(ev: DmaAllocPhysTraceEvent | DmaAllocNoDirTraceEvent): string {
+  const addr =
+    ev.layout === 'phys'
+      ? `phys_addr=${u64hex(ev.physAddr)}`
+      : `virt_addr=${formatTracePtr(ev.virtAddr)}`;
+  const base = `${ev.device} ${addrSize(ev.dmaAddr, ev.size)} ${addr}`;
   const flags = ev.flags === null ? '' : ` flags=${showGfpFlags(ev.flags)}`;
   return `${base}${flags} attrs=${decodeNewerDmaAttrs(ev.attrs)}`;
 }
@@ -180,7 +209,7 @@ function mapSgPlain(ev: DmaMapSgPlainTraceEvent): string {
 }
 
 function extraFields(ev: ExtraTraceEvent): string {
-  if ('layout' in ev) return ev.layout === 'phys' ? allocPhys(ev) : mapSgPlain(ev);
+  if ('layout' in ev) return ev.layout === 'plain' ? mapSgPlain(ev) : allocNoDir(ev);
   switch (ev.event) {
     case 'dma_map_phys':
       return `${head(ev.device, ev.dir)} ${addrSize(ev.dmaAddr, ev.size)} phys_addr=${u64hex(ev.physAddr)} attrs=${decodeNewerDmaAttrs(ev.attrs)}`;

@@ -75,8 +75,7 @@ export function hexU64(s: string, start = 0, end = s.length): TraceU64 | null {
   // Exact while every partial sum stays below 2^53; rounding is monotone, so a result below
   // 2^53 means the exact value is below it too.
   if (v <= Number.MAX_SAFE_INTEGER) return v;
-  const big = BigInt('0x' + s.slice(start, end));
-  return big;
+  return BigInt('0x' + s.slice(start, end));
 }
 
 /** Decimal digits as a safe integer, or null. */
@@ -93,6 +92,8 @@ export function decimal(s: string, start = 0, end = s.length): number | null {
 
 /**
  * decode_dma_attrs read back: names joined by "|", then any bits no name covers as "0x<hex>".
+ * MODEL: attrs is an unsigned long, but no DMA_ATTR_* bit is above bit 12; bits above 31 are
+ * refused as unknown.
  * @returns the bits, or null for an unknown name
  */
 export function parseDmaAttrs(s: string): number | null {
@@ -102,8 +103,8 @@ export function parseDmaAttrs(s: string): number | null {
   if (s !== '') {
     for (const part of s.split('|')) {
       const bit = part.startsWith('0x') ? hexU64(part, 2) : (ATTR_BITS.get(part) ?? null);
-      if (typeof bit !== 'number') return null;
-      bits += bit - (bits & bit);
+      if (typeof bit !== 'number' || bit > 0xffff_ffff) return null;
+      bits = (bits | bit) >>> 0;
     }
   }
   attrCache.set(s, bits);
@@ -203,7 +204,7 @@ export class FieldCursor {
     return v;
   }
 
-  /** `label` then a %zu / %u value. */
+  /** `label` then a %zu / %u value. MODEL: refused above 2^53 - 1 (no size or count is). */
   dec(label: string): number {
     this.lit(label);
     const start = this.pos;

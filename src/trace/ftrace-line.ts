@@ -49,10 +49,11 @@ export function timestampToNs(ts: string): number | null {
 /**
  * The columns in one pattern (the common case, and much faster than scanning by hand): padding,
  * task (shortest match, so a task may hold "-" and spaces), "-pid", "[cpu]", optional flags (no
- * colon in them), "timestamp:", "event:" and the spaces before the fields.
+ * colon in them), "timestamp:", "event:" and the spaces before the fields. The task starts at a
+ * non-space so that the padding cannot be split two ways (quadratic on a long line of spaces).
  */
 const COLUMNS =
-  /^ *(.+?)-(\d{1,10}) +\[(\d{1,6})\] +(?:([^\s:]{1,8}) +)?(\d+(?:\.\d+)?): +([^\s:]+):(?: +|$)/;
+  /^ *([^ ].*?)-(\d{1,10}) +\[(\d{1,6})\] +(?:([^\s:]{1,8}) +)?(\d+(?:\.\d+)?): +([^\s:]+):(?: +|$)/;
 
 /** Whether line[start, end) is a non-empty event name (no spaces). */
 function isWord(line: string, start: number, end: number): boolean {
@@ -109,7 +110,8 @@ export class ColumnScanner {
   /**
    * The fixed layout /sys/kernel/tracing/trace and trace_pipe print (trace_output.c): comm
    * right-aligned in 16 (a comm has at most 15 characters), "-", pid left-aligned in 7, " [",
-   * three cpu digits, "] ", five flags, " ", then the timestamp right-aligned. Checked by
+   * three cpu digits, "] ", five flags (four in older kernels: not taken here), " ", then the
+   * timestamp right-aligned. Checked by
    * position, which is several times faster than the pattern; false sends the line there.
    */
   private scanKernel(line: string): boolean {
@@ -118,6 +120,7 @@ export class ColumnScanner {
       line.charCodeAt(25) !== 91 ||
       line.charCodeAt(29) !== 93 ||
       line.charCodeAt(30) !== 32 ||
+      line.charCodeAt(35) === 32 ||
       line.charCodeAt(36) !== 32
     ) {
       return false;
