@@ -84,7 +84,7 @@ export function benchE1000TxRx(): BenchResult {
     value: framesPerSecond(false),
     unit: 'frames/s each way',
     target: 82_000,
-    note: 'e1000/txrx: 1514-byte frames out and back through a reflector, strict IOMMU, x86_64',
+    note: '1514-byte frames out and back through a reflector, strict IOMMU, x86_64',
   };
 }
 

@@ -33,7 +33,7 @@ export function benchTraceParse(): BenchResult {
       unit: 'lines/s',
       target: 1e6,
       better: 'higher',
-      note: `trace/parse: skipped, the real traces are not there (${TRACE.pathname})`,
+      note: `skipped, the real traces are not there (${TRACE.pathname})`,
     };
   }
   const chunks = chunksOf(readFileSync(TRACE, 'utf8'));
@@ -50,6 +50,6 @@ export function benchTraceParse(): BenchResult {
     unit: 'lines/s',
     target: 1e6,
     better: 'higher',
-    note: `trace/parse: ${lines} lines of E_nvme_iommu_strict.trace per pass, 64 KiB chunks`,
+    note: `${lines} lines of E_nvme_iommu_strict.trace per pass, 64 KiB chunks`,
   };
 }
