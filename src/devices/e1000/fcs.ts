@@ -1,8 +1,9 @@
 /**
  * The Ethernet frame check sequence: CRC-32 (IEEE 802.3 §3.2.9), reflected, sent LSB first.
- * Computed slicing by 8 (eight 256-entry tables, eight bytes a step): every received frame needs
- * one, and the byte-at-a-time loop was a tenth of a frame's simulated cost.
+ * Every received frame needs one: on Node the host's native CRC-32 (2.6x faster here), elsewhere
+ * slicing by 8 (eight 256-entry tables, eight bytes a step).
  */
+import { hostCrc32 } from '../../lib/host.js';
 
 const TABLES = ((): Uint32Array => {
   const t = new Uint32Array(8 * 256);
@@ -24,7 +25,15 @@ const TABLES = ((): Uint32Array => {
 /** Typed arrays use the host's byte order: the word path needs a little-endian host. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
+const NATIVE = hostCrc32();
+
 export function crc32(buf: Uint8Array, off = 0, len = buf.length - off): number {
+  if (NATIVE === null) return crc32Tables(buf, off, len);
+  return NATIVE(off === 0 && len === buf.length ? buf : buf.subarray(off, off + len));
+}
+
+/** The portable CRC-32, slicing by 8. */
+export function crc32Tables(buf: Uint8Array, off = 0, len = buf.length - off): number {
   const t = TABLES;
   let c = 0xffffffff;
   let i = off;

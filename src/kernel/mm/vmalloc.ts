@@ -34,6 +34,8 @@ export class VmallocSpace {
   private areas: VmArea[] = [];
   /** Kernel page table of the area: virtual page number → its area. */
   private readonly pte = new Map<number, VmArea>();
+  /** The area the last translate found. */
+  private last: VmArea | undefined;
   /** Of the last translate: the attribute of the mapping. */
   attr: MemAttr = MemAttr.CACHEABLE;
 
@@ -78,6 +80,7 @@ export class VmallocSpace {
     this.areas = this.areas.filter((a) => a !== area);
     const vpn0 = area.addr / this.pageSize;
     for (let i = 0; i < area.pages.length; i++) this.pte.delete(vpn0 + i);
+    if (this.last === area) this.last = undefined;
     return area;
   }
 
@@ -88,8 +91,13 @@ export class VmallocSpace {
 
   /** Physical address `va` maps to, with `attr` set; -1 when unmapped (a page fault). */
   translate(va: VirtAddr): number {
-    const area = this.pte.get(Math.floor(va / this.pageSize));
-    if (area === undefined) return -1;
+    // A driver's MMIO accessors hit the same ioremap area over and over (a one-entry TLB).
+    let area = this.last;
+    if (area === undefined || va < area.addr || va >= area.addr + area.size) {
+      area = this.pte.get(Math.floor(va / this.pageSize));
+      if (area === undefined) return -1;
+      this.last = area;
+    }
     const off = va - area.addr;
     const page = area.pages[Math.floor(off / this.pageSize)];
     if (page === undefined) throw new SimulatorBug(`vmalloc pte for ${hex(va)} outside its area`);

@@ -9,15 +9,15 @@
  * State lives in flat typed arrays indexed by slot = set * ways + way (DESIGN.md "Performance").
  * The bytes are laid out way-major instead (`data` offset (way * nSets + set) * lineSize), so
  * consecutive lines held in one way are consecutive in `data` and a CPU copy of a run of them is
- * one block copy. A per-page count of resident lines acts as a snoop filter, so a
- * device access to memory the cache does not hold costs one lookup per page, not one tag search
- * per line.
+ * one block copy. A bit per line of memory says which lines are resident (a snoop filter, see
+ * presence.ts), so device snoops and cache maintenance search the sets only for resident lines.
  */
 import type { PhysAddr } from '../../lib/addr.js';
-import { ConfigError, SimulatorBug } from '../../lib/errors.js';
+import { ConfigError } from '../../lib/errors.js';
 import type { Clock } from '../clock/clock.js';
 import type { EventBus } from '../events.js';
 import type { SparseRam } from '../memory/ram.js';
+import { LinePresence } from './presence.js';
 
 export interface CacheGeometry {
   /** Total bytes of data. */
@@ -36,68 +36,11 @@ export interface CacheStats {
   linesInvalidated: number;
 }
 
-/** Snoop-filter granule (bytes); independent of the profile's page size. */
-const FILTER_SHIFT = 12;
-const FILTER_SIZE = 1 << FILTER_SHIFT;
+/** Largest line size modelled. */
+const MAX_LINE = 4096;
 const EMPTY = -1;
-/** Snoop-filter pages per host array of counts (2 MiB of physical memory per region). */
-const REGION_SHIFT = 9;
-const REGION_PAGES = 1 << REGION_SHIFT;
 /** Copies of up to this many bytes go element by element: cheaper than a subarray view. */
 const SMALL_COPY = 16;
-
-/**
- * Resident lines per 4 KiB page (the snoop filter): one Uint16Array of counts per 2 MiB region
- * that ever held a cached line, found through a map with a one-entry cache, since consecutive
- * fills and drops mostly fall in one region.
- */
-class PageCounts {
-  private readonly regions = new Map<number, Uint16Array>();
-  private lastRegion = -1;
-  private lastCounts: Uint16Array = new Uint16Array(0);
-  /** Pages with at least one resident line. */
-  pages = 0;
-  /** Resident lines in all. */
-  lines = 0;
-
-  private counts(page: number, create: boolean): Uint16Array | undefined {
-    const r = Math.floor(page / REGION_PAGES);
-    if (r === this.lastRegion) return this.lastCounts;
-    let c = this.regions.get(r);
-    if (c === undefined) {
-      if (!create) return undefined;
-      c = new Uint16Array(REGION_PAGES);
-      this.regions.set(r, c);
-    }
-    this.lastRegion = r;
-    this.lastCounts = c;
-    return c;
-  }
-
-  has(page: number): boolean {
-    const c = this.counts(page, false);
-    return c !== undefined && c[page & (REGION_PAGES - 1)] !== 0;
-  }
-
-  inc(page: number): void {
-    const c = this.counts(page, true) as Uint16Array;
-    const i = page & (REGION_PAGES - 1);
-    const n = c[i] as number;
-    if (n === 0) this.pages++;
-    c[i] = n + 1;
-    this.lines++;
-  }
-
-  dec(page: number): void {
-    const c = this.counts(page, false);
-    const i = page & (REGION_PAGES - 1);
-    const n = c === undefined ? 0 : (c[i] as number);
-    if (c === undefined || n === 0) throw new SimulatorBug(`cache snoop filter lost page ${page}`);
-    if (n === 1) this.pages--;
-    c[i] = n - 1;
-    this.lines--;
-  }
-}
 
 export class DataCache {
   readonly lineSize: number;
@@ -127,7 +70,7 @@ export class DataCache {
   private mruSlot = 0;
   private readonly setMask: number;
   private readonly lineShift: number;
-  private readonly filter = new PageCounts();
+  private readonly present: LinePresence;
   /** Write-backs waiting for the end of a cpuCopy run: data[wbAt, +wbLen) -> RAM at wbPhys. */
   private wbAt = 0;
   private wbPhys = 0;
@@ -146,13 +89,14 @@ export class DataCache {
         `cache: size ${geo.size} / ways ${geo.ways} / line ${geo.lineSize} must give a power-of-two number of sets (each a power of two)`,
       );
     }
-    if (geo.lineSize > FILTER_SIZE)
-      throw new ConfigError(`cache: line size ${geo.lineSize} above ${FILTER_SIZE}`);
+    if (geo.lineSize > MAX_LINE)
+      throw new ConfigError(`cache: line size ${geo.lineSize} above ${MAX_LINE}`);
     this.lineSize = geo.lineSize;
     this.ways = geo.ways;
     this.nSets = nSets;
     this.setMask = nSets - 1;
     this.lineShift = Math.log2(geo.lineSize);
+    this.present = new LinePresence(this.lineShift);
     this.tags = new Float64Array(nLines).fill(EMPTY);
     this.dirty = new Uint8Array(nLines);
     this.stamp = new Float64Array(nLines);
@@ -411,39 +355,37 @@ export class DataCache {
    */
   snoopRead(phys: number, dst: Uint8Array, off: number, len: number): void {
     this.ram.read(phys, dst, off, len);
-    if (this.filter.pages === 0) return;
+    const present = this.present;
+    if (present.lines === 0 || len <= 0) return;
     const ls = this.lineSize;
-    const line = Math.floor(phys / ls);
-    if (phys + len <= (line + 1) * ls) {
-      // One line (a descriptor, a page-table entry): no walk over the range.
-      if (!this.filter.has(Math.floor((line * ls) / FILTER_SIZE))) return;
-      const s = this.find(line);
-      if (s < 0 || this.dirty[s] === 0) return;
-      const src = (this.at[s] as number) + (phys - line * ls);
-      dst.set(this.data.subarray(src, src + len), off);
-      return;
-    }
-    // Dirty lines in consecutive slots (a run, as cpuCopy has them) are copied as one block.
     const data = this.data;
+    const end = Math.floor((phys + len - 1) / ls) + 1;
+    // Dirty lines in consecutive slots (a run, as cpuCopy has them) are copied as one block.
+    const tags = this.tags;
+    const ways = this.ways;
     let runAt = 0;
     let runDst = 0;
     let runLen = 0;
-    this.forEachResident(phys, len, (s, line) => {
-      if (this.dirty[s] === 0) return false;
-      const lineAddr = line * this.lineSize;
-      const a = Math.max(phys, lineAddr);
-      const n = Math.min(phys + len, lineAddr + this.lineSize) - a;
-      const src = (this.at[s] as number) + (a - lineAddr);
-      const to = off + (a - phys);
-      if (runLen > 0 && src === runAt + runLen && to === runDst + runLen) runLen += n;
-      else {
-        if (runLen > 0) dst.set(data.subarray(runAt, runAt + runLen), runDst);
-        runAt = src;
-        runDst = to;
-        runLen = n;
+    let s = -1;
+    for (let line = present.next(Math.floor(phys / ls), end); line < end;) {
+      // In a run the next line is most likely in the same way, one set on.
+      s = s >= 0 && tags[s + ways] === line ? s + ways : this.find(line);
+      if (this.dirty[s] === 1) {
+        const lineAddr = line * ls;
+        const a = phys > lineAddr ? phys : lineAddr;
+        const n = (phys + len < lineAddr + ls ? phys + len : lineAddr + ls) - a;
+        const src = (this.at[s] as number) + (a - lineAddr);
+        const to = off + (a - phys);
+        if (runLen > 0 && src === runAt + runLen && to === runDst + runLen) runLen += n;
+        else {
+          if (runLen > 0) dst.set(data.subarray(runAt, runAt + runLen), runDst);
+          runAt = src;
+          runDst = to;
+          runLen = n;
+        }
       }
-      return false;
-    });
+      line = present.next(line + 1, end);
+    }
     if (runLen > 0) dst.set(data.subarray(runAt, runAt + runLen), runDst);
   }
 
@@ -452,17 +394,21 @@ export class DataCache {
    * the bytes the device does not overwrite survive), then every copy is invalidated.
    */
   snoopWrite(phys: number, len: number): void {
-    if (this.filter.pages === 0) return;
-    this.forEachResident(phys, len, (s, line) => {
+    const present = this.present;
+    if (present.lines === 0 || len <= 0) return;
+    const ls = this.lineSize;
+    const end = Math.floor((phys + len - 1) / ls) + 1;
+    for (let line = present.next(Math.floor(phys / ls), end); line < end;) {
+      const s = this.find(line);
       if (this.dirty[s] === 1) this.writeBack(s, line, 'snoop');
       this.drop(s, line);
-      return false;
-    });
+      line = present.next(line + 1, end);
+    }
   }
 
   /** Number of resident lines (for reports and tests). */
   get residentLines(): number {
-    return this.filter.lines;
+    return this.present.lines;
   }
 
   /**
@@ -497,7 +443,7 @@ export class DataCache {
     if (!whole) this.ram.read(phys, this.data, this.at[victim] as number, this.lineSize);
     tags[victim] = line;
     this.dirty[victim] = 0;
-    this.filter.inc(Math.floor(phys / FILTER_SIZE));
+    this.present.add(line);
     return victim;
   }
 
@@ -542,12 +488,12 @@ export class DataCache {
     if (s === this.mruSlot) this.mruLine = EMPTY;
     this.tags[s] = EMPTY;
     this.dirty[s] = 0;
-    this.filter.dec(Math.floor((line * this.lineSize) / FILTER_SIZE));
+    this.present.remove(line);
   }
 
   /**
-   * Calls fn(slot, line) for each resident line overlapping [phys, phys+len), visiting only pages
-   * the snoop filter says hold lines. fn returns true to count the line in `stat`.
+   * Calls fn(slot, line) for each resident line overlapping [phys, phys+len). fn returns true to
+   * count the line in `stat`.
    */
   private forEachResident(
     phys: number,
@@ -557,19 +503,11 @@ export class DataCache {
   ): number {
     if (len <= 0) return 0;
     let count = 0;
-    const firstLine = Math.floor(phys / this.lineSize);
-    const endLine = Math.floor((phys + len - 1) / this.lineSize) + 1;
-    const perPage = FILTER_SIZE / this.lineSize;
-    for (let line = firstLine; line < endLine;) {
-      const page = Math.floor(line / perPage);
-      const pageEnd = Math.min(endLine, (page + 1) * perPage);
-      if (this.filter.has(page)) {
-        for (; line < pageEnd; line++) {
-          const s = this.find(line);
-          if (s >= 0 && fn(s, line)) count++;
-        }
-      }
-      line = pageEnd;
+    const present = this.present;
+    const end = Math.floor((phys + len - 1) / this.lineSize) + 1;
+    for (let line = present.next(Math.floor(phys / this.lineSize), end); line < end;) {
+      if (fn(this.find(line), line)) count++;
+      line = present.next(line + 1, end);
     }
     if (stat !== undefined) this.stats[stat] += count;
     return count;
