@@ -4,11 +4,15 @@
  * clean the non-coherent device reads stale RAM, and without an invalidate the CPU reads its own
  * stale cache line instead of what the device wrote.
  */
+import { GFP_KERNEL } from '../kernel/mm/gfp.js';
 import { hex } from '../lib/addr.js';
+import { ConfigError } from '../lib/errors.js';
 import { Machine } from '../machine/machine.js';
 import type { MachineConfig } from '../machine/machine.js';
 import { MemAttr } from '../machine/memory/attr.js';
 import type { DmaPort } from '../machine/bus/dma-port.js';
+import { ARCH_NAMES } from '../machine/profile.js';
+import type { Scenario, ScenarioEnv } from './scenario.js';
 
 export interface Observation {
   /** Who looked: a device name or "cpu". */
@@ -38,9 +42,13 @@ const REPLY = new TextEncoder().encode('device data');
 /** Runs the demonstration on a fresh machine built from `cfg`. */
 export function runCoherenceDemo(cfg: MachineConfig = {}): CoherenceDemo {
   const m = new Machine(cfg);
+  return coherenceDemoOn(m, (m.physmap.ramBanks[0]?.base ?? 0) + 0x10_0000);
+}
+
+/** The demonstration on machine `m`, with the buffer at `phys` (free RAM). */
+export function coherenceDemoOn(m: Machine, phys: number): CoherenceDemo {
   const coh = m.bus.attach({ name: 'coherent-dev', coherent: true });
   const non = m.bus.attach({ name: 'noncoherent-dev', coherent: false });
-  const phys = (m.physmap.ramBanks[0]?.base ?? 0) + 0x10_0000;
   const len = MESSAGE.length;
   const steps: Step[] = [];
   const look = (p: DmaPort, expect: Uint8Array, why: string): Observation => {
@@ -90,4 +98,37 @@ function cpuLook(m: Machine, phys: number, len: number, why: string): Observatio
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** `dmasim run coherence`: the demonstration on the machine of the shared options. */
+export const coherenceScenario: Scenario = {
+  name: 'coherence',
+  summary: 'CPU cache versus DMA: a coherent and a non-coherent device read what the CPU wrote',
+  archs: ARCH_NAMES,
+  params: [],
+  examples: ['dmasim run coherence', 'dmasim run coherence --arch arm64 --json'],
+  run(env: ScenarioEnv): void {
+    const k = env.boot();
+    const m = k.machine;
+    const pfn = k.pages.allocPage(GFP_KERNEL);
+    if (pfn === null) throw new ConfigError('coherence: no free page for the buffer (more --ram)');
+    const d = coherenceDemoOn(m, k.pages.pageToPhys(pfn));
+    let stale = 0;
+    d.steps.forEach((s, i) => {
+      env.say(`${i + 1}. ${s.action}`);
+      for (const o of s.observations) {
+        if (!o.fresh) stale++;
+        const who = o.coherent === null ? o.who : `${o.who} (${o.coherent ? 'coherent' : 'non-coherent'})`;
+        env.say(`   ${who}: "${ascii(o.bytes)}" ${o.fresh ? 'fresh' : 'STALE'}: ${o.why}`);
+      }
+    });
+    env.count('steps', d.steps.length);
+    env.count('stale reads', stale);
+    env.count('buffer', hex(d.phys));
+    env.count('simulated ns', m.clock.now);
+  },
+};
+
+function ascii(b: Uint8Array): string {
+  return Array.from(b, (v) => (v >= 0x20 && v < 0x7f ? String.fromCharCode(v) : '.')).join('');
 }
