@@ -118,7 +118,8 @@ export const coherenceScenario: Scenario = {
       env.say(`${i + 1}. ${s.action}`);
       for (const o of s.observations) {
         if (!o.fresh) stale++;
-        const who = o.coherent === null ? o.who : `${o.who} (${o.coherent ? 'coherent' : 'non-coherent'})`;
+        const who =
+          o.coherent === null ? o.who : `${o.who} (${o.coherent ? 'coherent' : 'non-coherent'})`;
         env.say(`   ${who}: "${ascii(o.bytes)}" ${o.fresh ? 'fresh' : 'STALE'}: ${o.why}`);
       }
     });

@@ -60,8 +60,8 @@ export function resolveParams(
 }
 
 /**
- * Runs `s` with `opts` (whose params must be resolved). `outputs` names the files the caller
- * will write, for the report.
+ * Runs `s` with `opts` (params checked by resolveParams; absent ones take their defaults).
+ * `outputs` names the files the caller will write, for the report.
  */
 export function runScenario(
   s: Scenario,
@@ -74,10 +74,13 @@ export function runScenario(
     throw new ConfigError(
       `${s.name}: --arch ${opts.arch} is not supported; it runs on ${s.archs.join(', ')}`,
     );
-  const env = new ScenarioEnv(opts, progress);
+  // Options not given take their defaults.
+  const defaults = Object.fromEntries(s.params.map((p) => [p.name, p.default]));
+  const full: RunOptions = { ...opts, params: { ...defaults, ...opts.params } };
+  const env = new ScenarioEnv(full, progress);
   s.run(env);
   return {
-    report: buildReport(version, s.name, opts, env, outputs),
+    report: buildReport(version, s.name, full, env, outputs),
     traces: env.traces(),
     files: env.files,
   };

@@ -40,6 +40,8 @@ export interface Scenario {
   /** The architectures it runs on (the first is its default). */
   readonly archs: readonly ArchName[];
   readonly params: readonly ParamSpec[];
+  /** Files it can write besides the trace: 'pcap' adds --pcap <file>. */
+  readonly files?: readonly 'pcap'[];
   /** `dmasim run <name> --help` examples. */
   readonly examples: readonly string[];
   run(env: ScenarioEnv): void;

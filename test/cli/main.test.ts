@@ -1,45 +1,159 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { processIo } from '../../src/cli/io.js';
+import { parseTrace } from '../../src/trace/index.js';
+import { schemaErrors } from '../scenarios/schema.js';
 
 function run(args: string[]): { status: number; out: string; err: string } {
   let out = '';
   let err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  const status = main(args);
-  vi.restoreAllMocks();
+  const status = main(args, {
+    ...processIo,
+    isTTY: false,
+    stdout: (s) => (out += s),
+    stderr: (s) => (err += s),
+  });
   return { status, out, err };
 }
 
-afterEach(() => {
-  vi.restoreAllMocks();
+describe('dmasim run', () => {
+  it('prints a report with the header, what happened, findings and statistics', () => {
+    const r = run(['run', 'e1000', '--count', '3']);
+    expect(r.err).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.out).toMatch(/^dmasim \S+: e1000 \(--workload ping --count 3 /);
+    expect(r.out).toContain('machine   x86_64, 1 GiB RAM, IOMMU off');
+    expect(r.out).toMatch(/pings answered\s+3/);
+    expect(r.out).toContain('Findings: none');
+    expect(r.out).toMatch(/cache hits \/ misses\s+\d+ \/ \d+/);
+  });
+
+  it('--json prints one document that the schema accepts, and nothing else', () => {
+    const r = run(['run', 'e1000', '--count', '2', '--iommu', 'strict', '--json']);
+    expect(r.status).toBe(0);
+    const doc = JSON.parse(r.out) as { config: { cmdline: string }; stats: unknown[] };
+    expect(schemaErrors(doc)).toBe('');
+    expect(doc.config.cmdline).toBe('intel_iommu=on iommu.strict=1');
+  });
+
+  it('--fail-on exits 1 only when a finding of those kinds occurs', () => {
+    const bad = ['run', 'e1000', '--arch', 'arm64', '--mistake', 'skip-rx-sync', '--count', '3'];
+    const found = JSON.parse(run([...bad, '--json']).out) as { findings: { kind: string }[] };
+    const kind = found.findings[0]?.kind ?? 'none-found';
+    expect(found.findings.length).toBeGreaterThan(0);
+    expect(run([...bad, '--fail-on', kind]).status).toBe(1);
+    expect(run([...bad, '--fail-on', 'error']).status).toBe(1);
+    expect(run([...bad, '--fail-on', 'unmap-wrong-size']).status).toBe(0);
+    expect(run(['run', 'e1000', '--count', '2', '--fail-on', 'any']).status).toBe(0);
+  });
+
+  it('writes the trace as ftrace text the reader parses, and the pcap', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dmasim-cli-'));
+    const trace = join(dir, 'run.trace');
+    const pcap = join(dir, 'run.pcap');
+    const r = run(['run', 'e1000', '--count', '2', '--trace', trace, '--pcap', pcap, '--json']);
+    expect(r.status).toBe(0);
+    const doc = JSON.parse(r.out) as { outputs: Record<string, { file: string; bytes: number }> };
+    const text = readFileSync(trace, 'utf8');
+    expect(doc.outputs['trace']).toEqual({ file: trace, bytes: Buffer.byteLength(text) });
+    const parsed = parseTrace(text);
+    expect(parsed.records.some((r) => r.ev.event === 'dma_map_page')).toBe(true);
+    expect(parsed.summary.events).toBe(parsed.records.length);
+    const bytes = readFileSync(pcap);
+    expect(bytes.readUInt32LE(0)).toBe(0xa1b23c4d); // pcap with nanosecond timestamps
+    expect(doc.outputs['pcap']?.bytes).toBe(bytes.length);
+  });
+
+  it('two runs with the same seed print the same bytes', () => {
+    const args = ['run', 'e1000', '--count', '2', '--seed', '7', '--iommu', 'lazy', '--json'];
+    expect(run(args).out).toBe(run(args).out);
+  });
+
+  it('leaves an existing file alone when it cannot write the new one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dmasim-cli-'));
+    const target = join(dir, 'keep.trace');
+    writeFileSync(target, 'old');
+    const r = run(['run', 'coherence', '--trace', join(dir, 'missing', 'x.trace')]);
+    expect(r.status).toBe(2);
+    expect(r.err).toMatch(/^dmasim: cannot write .*x\.trace: ENOENT; check the directory exists/);
+    expect(readFileSync(target, 'utf8')).toBe('old');
+  });
 });
 
-describe('dmasim', () => {
-  it('runs the demonstration by default', () => {
-    const r = run([]);
-    expect(r.status).toBe(0);
-    expect(r.out).toContain('noncoherent-dev (non-coherent)');
-    expect(r.out).toMatch(/STALE: read RAM only/);
-  });
-
-  it('prints one JSON document with --json', () => {
-    const r = run(['demo', '--arch', 'arm32', '--json']);
-    const doc = JSON.parse(r.out) as {
-      arch: string;
-      steps: { observations: { fresh: boolean }[] }[];
-    };
-    expect(doc.arch).toBe('arm32');
-    expect(doc.steps[0]?.observations.map((o) => o.fresh)).toEqual([true, false]);
-  });
-
-  it('exits 2 naming the bad value and the accepted ones', () => {
-    const r = run(['demo', '--arch', 'sparc']);
+describe('bad usage exits 2 with a message naming the value and what is accepted', () => {
+  const cases: [string[], RegExp][] = [
+    [
+      ['run', 'e1000', '--arch', 'sparc'],
+      /argument 'sparc' is invalid\. Allowed choices are x86_64, arm64, arm32, prep/,
+    ],
+    [['run', 'e1000', '--iommu', 'on'], /Allowed choices are off, strict, lazy, passthrough/],
+    [['run', 'e1000', '--swiotlb', 'yes'], /Allowed choices are off, auto, force/],
+    [
+      ['run', 'e1000', '--ram', 'lots'],
+      /--ram: "lots" is not a size; give a positive number of bytes/,
+    ],
+    [['run', 'e1000', '--swiotlb-size', '0'], /--swiotlb-size: "0" is not a size/],
+    [['run', 'e1000', '--seed', '-1'], /"-1" is not a seed; give an integer from 0 to 4294967295/],
+    [
+      ['run', 'e1000', '--checkers', 'kasan'],
+      /"kasan" is not one of dma-debug, coherence, iommu, none, all/,
+    ],
+    [['run', 'e1000', '--fail-on', 'Bad Kind'], /is not a list of finding kinds/],
+    [['run', 'e1000', '--count', 'x'], /e1000: --count: "x" is not a whole number/],
+    [['run', 'e1000', '--count', '0'], /e1000: --count: 0 is out of range; give 1 to 100000/],
+    [
+      ['run', 'e1000', '--workload', 'ftp'],
+      /e1000: --workload: "ftp" is not one of ping, udp, tso/,
+    ],
+    [['run', 'e1000', '--mistake', 'all'], /is not one of none, skip-rx-sync/],
+    [['run', 'e1000', '--bogus', '1'], /unknown option '--bogus'/],
+    [['run', 'nope'], /the scenarios are: coherence, e1000/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+    [['run', 'coherence', '--pcap', 'x.pcap'], /unknown option '--pcap'/],
+  ];
+  it.each(cases)('%j', (args, message) => {
+    const r = run(args);
     expect(r.status).toBe(2);
-    expect(r.err).toContain(
-      "argument 'sparc' is invalid. Allowed choices are x86_64, arm64, arm32, prep.",
-    );
-    expect(run(['demo', '--seed', '-1']).status).toBe(2);
-    expect(run(['frobnicate', 'x']).status).toBe(2);
+    expect(r.err).toMatch(message);
+    expect(r.out).toBe('');
+  });
+});
+
+describe('dmasim scenarios, --help, --version', () => {
+  it('lists every scenario with its line, as text and JSON', () => {
+    const text = run(['scenarios']).out;
+    expect(text).toMatch(/^coherence\s+CPU cache versus DMA/m);
+    expect(text).toMatch(/^e1000\s+an Intel e1000 NIC/m);
+    const list = JSON.parse(run(['scenarios', '--json']).out) as { name: string }[];
+    expect(list.map((s) => s.name)).toContain('e1000');
+  });
+
+  it('has help with examples everywhere and a version', () => {
+    for (const args of [
+      ['--help'],
+      ['run', '--help'],
+      ['run', 'e1000', '--help'],
+      ['bench', '--help'],
+    ]) {
+      const r = run(args);
+      expect(r.status).toBe(0);
+      expect(r.out).toContain('Examples:');
+    }
+    expect(run(['run', 'e1000', '--help']).out).toContain('--mistake <value>');
+    expect(run(['--version']).out.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('bench rejects an unknown benchmark with status 2', () => {
+    let err = '';
+    const status = main(['bench', 'no/such'], {
+      ...processIo,
+      stderr: (s) => (err += s),
+      stdout: () => undefined,
+    });
+    expect(status).toBe(2);
+    expect(err).toMatch(/unknown benchmark no\/such; known: /);
   });
 });
