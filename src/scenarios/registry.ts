@@ -1,10 +1,19 @@
 /** Every scenario `dmasim run` knows, in the order `dmasim scenarios` lists them. */
 import { coherenceScenario } from './coherence.js';
 import { e1000Scenario } from './e1000.js';
+import { iommuSecurityScenario } from './iommu-security.js';
+import { poolScenario } from './pool.js';
+import { wcScenario } from './wc.js';
 import type { Scenario } from './scenario.js';
 import { ConfigError } from '../lib/errors.js';
 
-export const SCENARIOS: readonly Scenario[] = [coherenceScenario, e1000Scenario];
+export const SCENARIOS: readonly Scenario[] = [
+  coherenceScenario,
+  wcScenario,
+  poolScenario,
+  e1000Scenario,
+  iommuSecurityScenario,
+];
 
 export function findScenario(name: string): Scenario {
   const s = SCENARIOS.find((x) => x.name === name);

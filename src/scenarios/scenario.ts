@@ -8,6 +8,7 @@ import { DmaDebug } from '../check/dma-debug.js';
 import type { Finding } from '../check/findings.js';
 import { chainDmaDebugHooks } from '../check/hooks-chain.js';
 import { IommuExposure } from '../check/iommu-exposure.js';
+import type { Device } from '../kernel/device/device.js';
 import type { DmaDebugHooks } from '../kernel/dma/hooks.js';
 import { Kernel } from '../kernel/kernel.js';
 import type { KernelConfig } from '../kernel/kernel.js';
@@ -133,6 +134,20 @@ export class ScenarioEnv {
     const k = new Kernel(m, cfg);
     this.attach(k, cfg, label);
     return k;
+  }
+
+  /**
+   * A PCI bus-master device on `k` (an 82540EM's ids, so drivers of the seeds' examples bind
+   * nothing), coherent as the arch has it unless --coherent / --no-coherent said otherwise.
+   */
+  addDevice(k: Kernel, slot = 1): Device {
+    const c = this.options.coherent;
+    return k.devices.pciDeviceAdd({
+      slot,
+      vendor: 0x8086,
+      device: 0x100e,
+      ...(c === undefined ? {} : { coherent: c }),
+    });
   }
 
   /** Records a figure of what happened. */
