@@ -74,6 +74,12 @@ export function runScenario(
     throw new ConfigError(
       `${s.name}: --arch ${opts.arch} is not supported; it runs on ${s.archs.join(', ')}`,
     );
+  // MODEL: PReP's PCI bus offset is applied before translation, so IOMMU DMA there would fault
+  // on every access; the real boards have no IOMMU.
+  if (opts.arch === 'prep' && opts.iommu !== 'off')
+    throw new ConfigError(
+      `${s.name}: --iommu ${opts.iommu} on prep: the PReP profile has no IOMMU; use --iommu off`,
+    );
   // Options not given take their defaults.
   const defaults = Object.fromEntries(s.params.map((p) => [p.name, p.default]));
   const full: RunOptions = { ...opts, params: { ...defaults, ...opts.params } };

@@ -100,14 +100,18 @@ export class ScenarioEnv {
   }
 
   /**
-   * The kernel configuration of the shared options: the command line (scenario extras first, so
-   * the user's --cmdline still wins) and the chosen checkers' hooks. Pass the result to exactly
+   * The kernel configuration of the shared options: the command line (see below) and the chosen
+   * checkers' hooks. Pass the result to exactly
    * one kernel and call attach() on it right after it boots.
    */
   kernelConfig(extraCmdline = ''): KernelConfig & { readonly pending: PendingCheckers } {
     const pending = new PendingCheckers(this.options.checkers);
-    const base = kernelCmdline(this.options);
-    const cmdline = [extraCmdline.trim(), base].filter((s) => s !== '').join(' ');
+    // The shared options' parameters, then the scenario's (they win over those), then the
+    // user's --cmdline (which wins over both: of two equal parameters the kernel takes the last).
+    const shared = kernelCmdline({ ...this.options, cmdline: '' });
+    const cmdline = [shared, extraCmdline.trim(), this.options.cmdline.trim()]
+      .filter((s) => s !== '')
+      .join(' ');
     return {
       cmdline,
       ...(pending.hooks === null ? {} : { dmaDebug: pending.hooks }),
