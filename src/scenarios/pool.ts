@@ -146,7 +146,8 @@ function exercise(env: ScenarioEnv, k: Kernel, dev: Device, pool: DmaPool, g: Ge
   env.count('chunks', pool.nrPages);
   env.count('misaligned', misaligned);
   env.count('crossing boundary', crossing);
-  env.count('pools', poolsShow(k.dmaPools, dev) ?? '');
+  // The pools file's data line (its first line is the "poolinfo - 0.1" header).
+  env.count('pools line', (poolsShow(k.dmaPools, dev) ?? '').split('\n')[1]?.trim() ?? '');
   env.count('reused last freed', freeAll(env, pool, blocks) ? 'yes' : 'no');
   env.count('active after free', pool.nrActive);
   dmaPoolDestroy(pool);
