@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { firstDma } from '../examples/first-dma.js';
 
@@ -10,5 +11,13 @@ describe("the README's library example (examples/first-dma.ts)", () => {
     expect(r.findings[0]).toMatch(
       /^cpu-access-device-owned: call dma_sync_single_for_cpu\(dev, 0x[0-9a-f]+, 64, DMA_FROM_DEVICE\)/,
     );
+  });
+});
+
+describe('the README', () => {
+  it('shows examples/first-dma.ts exactly as the tests run it', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const example = readFileSync(new URL('../examples/first-dma.ts', import.meta.url), 'utf8');
+    expect(readme).toContain('```ts\n' + example + '```');
   });
 });

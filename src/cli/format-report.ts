@@ -52,7 +52,8 @@ function finding(f: ReportFinding): string[] {
     f.size === null ? '' : `${f.size} bytes`,
   ].filter((s) => s !== '');
   const out = [`    ${f.device} (${f.driver}) at ${f.time} ns: ${f.message}`];
-  if (where.length > 0) out.push(`      ${where.join(', ')}`);
+  // dma-debug and the coherence checker print the addresses in the message already.
+  if (where.length > 0 && !f.message.includes(' address=')) out.push(`      ${where.join(', ')}`);
   if (f.origin !== null) out.push(`      mapped by ${f.origin}`);
   if (f.fix !== null) out.push(`      fix: ${f.fix}`);
   return out;
