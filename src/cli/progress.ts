@@ -9,18 +9,21 @@ const SHOW_AFTER_MS = 1000;
 
 export class Progress {
   private bar: cliProgress.SingleBar | null = null;
-  private readonly start = Date.now();
+  private readonly start: number;
 
   constructor(
     private readonly enabled: boolean,
     private readonly label: string,
     private readonly stream: NodeJS.WritableStream = process.stderr,
-  ) {}
+    private readonly now: () => number = Date.now,
+  ) {
+    this.start = now();
+  }
 
   update(done: number, total: number): void {
     if (!this.enabled) return;
     if (this.bar === null) {
-      if (Date.now() - this.start < SHOW_AFTER_MS) return;
+      if (this.now() - this.start < SHOW_AFTER_MS) return;
       this.bar = new cliProgress.SingleBar(
         {
           format: `${this.label} [{bar}] {value}/{total} {eta_formatted} left`,

@@ -112,10 +112,10 @@ function addShared(c: Command, s: Scenario): void {
 function addParams(c: Command, s: Scenario): void {
   for (const p of s.params) {
     const accepted = p.kind === 'choice' ? ` (${(p.choices ?? []).join(', ')})` : '';
+    // No commander default: an option left out takes the scenario's own (typed) default.
     c.option(
       `--${p.name} <${p.kind === 'choice' ? 'value' : p.kind}>`,
-      `${p.description}${accepted}`,
-      String(p.default),
+      `${p.description}${accepted} (default: ${String(p.default)})`,
     );
   }
 }
@@ -153,7 +153,10 @@ function runOne(
   version: string,
 ): number {
   const raw: Record<string, string> = {};
-  for (const p of s.params) raw[p.name] = String(f[camel(p.name)]);
+  for (const p of s.params) {
+    const v = f[camel(p.name)];
+    if (typeof v === 'string') raw[p.name] = v;
+  }
   const opts: RunOptions = {
     arch: f.arch,
     ramSize: f.ram,

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { processIo } from '../../src/cli/io.js';
 import { parseTrace } from '../../src/trace/index.js';
+import { SCENARIOS } from '../../src/scenarios/registry.js';
 import { schemaErrors } from '../scenarios/schema.js';
 
 function run(args: string[]): { status: number; out: string; err: string } {
@@ -155,5 +156,18 @@ describe('dmasim scenarios, --help, --version', () => {
     });
     expect(status).toBe(2);
     expect(err).toMatch(/unknown benchmark no\/such; known: /);
+  });
+});
+
+describe("every scenario's own options reject bad values with status 2", () => {
+  const bad = { choice: 'no-such-value', int: 'x', size: 'lots' } as const;
+  const cases = SCENARIOS.flatMap((s) =>
+    s.params.map((p) => [`${s.name} --${p.name}`, s.name, p.name, bad[p.kind]] as const),
+  );
+  it.each(cases)('%s', (_label, scenario, name, value) => {
+    const r = run(['run', scenario, `--${name}`, value]);
+    expect(r.status).toBe(2);
+    expect(r.err).toContain(`${scenario}: --${name}: "${value}"`);
+    expect(r.out).toBe('');
   });
 });
