@@ -16,6 +16,7 @@ import {
 import { benchCheckOverhead } from './check/overhead.js';
 import { benchE1000TxRx, benchE1000TxRxChecked } from './e1000/txrx.js';
 import { benchTraceParse } from './trace/parse.js';
+import { benchTraceCheck } from './trace/check.js';
 import type { Benchmark } from './types.js';
 
 export const BENCHMARKS: readonly Benchmark[] = [
@@ -37,4 +38,5 @@ export const BENCHMARKS: readonly Benchmark[] = [
   { name: 'e1000/txrx', run: benchE1000TxRx },
   { name: 'e1000/txrx-checked', run: benchE1000TxRxChecked },
   { name: 'trace/parse', run: benchTraceParse },
+  { name: 'trace/check', run: benchTraceCheck },
 ];

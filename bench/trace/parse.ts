@@ -8,14 +8,7 @@ import { TraceReader } from '../../src/trace/reader.js';
 import type { BenchResult } from '../types.js';
 import { steadyRate } from '../timing.js';
 
-const TRACE = new URL('../../../../shared/traces/E_nvme_iommu_strict.trace', import.meta.url);
-const CHUNK = 1 << 16;
-
-function chunksOf(text: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < text.length; i += CHUNK) out.push(text.slice(i, i + CHUNK));
-  return out;
-}
+import { TRACE, chunksOf } from './real.js';
 
 /** Reads the whole trace once; returns its line count. */
 function parseOnce(chunks: readonly string[]): number {

@@ -43,14 +43,18 @@ function header(r: RunReport): string[] {
   ];
 }
 
-function finding(f: ReportFinding): string[] {
-  const a = f.addresses;
-  const where = [
+/** "virt ..., phys ..., bus ..., N bytes" parts of a finding, those it has. */
+export function whereParts(a: ReportFinding['addresses'], size: number | null): string[] {
+  return [
     a.virt === null ? '' : `virt ${a.virt}`,
     a.phys === null ? '' : `phys ${a.phys}`,
     a.bus === null ? '' : `bus ${a.bus}`,
-    f.size === null ? '' : `${f.size} bytes`,
+    size === null ? '' : `${size} bytes`,
   ].filter((s) => s !== '');
+}
+
+function finding(f: ReportFinding): string[] {
+  const where = whereParts(f.addresses, f.size);
   const out = [`    ${f.device} (${f.driver}) at ${f.time} ns: ${f.message}`];
   // dma-debug and the coherence checker print the addresses in the message already.
   if (where.length > 0 && !f.message.includes(' address=')) out.push(`      ${where.join(', ')}`);

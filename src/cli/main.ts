@@ -11,6 +11,7 @@ import { processIo } from './io.js';
 import type { CliIo } from './io.js';
 import { alignTable } from './format-report.js';
 import { addRunCommand } from './run-command.js';
+import { addCheckCommand } from './check-command.js';
 
 /** The package version, from the package.json above this file (src/cli or dist/src/cli). */
 export function version(): string {
@@ -88,6 +89,7 @@ export function buildProgram(io: CliIo, status: { code: number }): Command {
       '\nExamples:\n  $ dmasim scenarios\n  $ dmasim run coherence --arch arm64\n  $ dmasim run e1000 --iommu strict --checkers all --json\n  $ dmasim bench',
     );
   addRunCommand(program, io, v, status);
+  addCheckCommand(program, io, v, status);
   addScenariosCommand(program, io);
   addBenchCommand(program, io, status);
   return program;

@@ -4,21 +4,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { processIo } from '../../src/cli/io.js';
+import { runCli } from './helpers.js';
 import { parseTrace } from '../../src/trace/index.js';
 import { SCENARIOS } from '../../src/scenarios/registry.js';
 import { schemaErrors } from '../scenarios/schema.js';
 
-function run(args: string[]): { status: number; out: string; err: string } {
-  let out = '';
-  let err = '';
-  const status = main(args, {
-    ...processIo,
-    isTTY: false,
-    stdout: (s) => (out += s),
-    stderr: (s) => (err += s),
-  });
-  return { status, out, err };
-}
+const run = runCli;
 
 describe('dmasim run', () => {
   it('prints a report with the header, what happened, findings and statistics', () => {

@@ -10,14 +10,7 @@ import { readTraceFile } from '../../src/trace/file.js';
 import { EVENT_PARSERS, isModelTraceEvent, parseTrace } from '../../src/trace/index.js';
 import type { TraceRecord } from '../../src/trace/index.js';
 
-const DIR = new URL('../../../shared/traces/', import.meta.url);
-const NAMES = [
-  'A_e1000_direct',
-  'B_e1000_iommu_strict',
-  'D_e1000_swiotlb',
-  'E_nvme_direct',
-  'E_nvme_iommu_strict',
-];
+import { DIR, NAMES } from './real.js';
 const PARSED =
   /: (dma_(?!pool)\w+|map|unmap|add_device_to_group|attach_device_to_domain|swiotlb_bounced): /;
 
