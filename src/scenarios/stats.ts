@@ -7,6 +7,8 @@ import type { Kernel } from '../kernel/kernel.js';
 import type { DmaTraceEvent } from '../kernel/dma/trace.js';
 
 export interface RunStats {
+  /** The command line this kernel booted with (scenarios may add to the shared options'). */
+  readonly cmdline: string;
   /** Simulated time at the end of the run, in ns. */
   readonly simulatedNs: number;
   readonly cache: {
@@ -102,6 +104,7 @@ export class StatsTracker {
     const io = m.iommu;
     const tlb = this.k.swiotlb;
     return {
+      cmdline: this.k.params.cmdline,
       simulatedNs: m.clock.now,
       cache: {
         hits: c.hits,
