@@ -41,7 +41,8 @@ describe('dmasim check on a simulated trace', () => {
     const dev = k.devices.pciDeviceAdd({ slot: 1, vendor: 0x8086, device: 0x100e });
     const buf = k.kmalloc.kmalloc(4096, GFP_KERNEL);
     if (buf === null) throw new Error('kmalloc failed');
-    const { TO_DEVICE, FROM_DEVICE } = DmaDataDirection;
+    const TO_DEVICE = DmaDataDirection.TO_DEVICE;
+    const FROM_DEVICE = DmaDataDirection.FROM_DEVICE;
     const a = k.dma.dmaMapSingle(dev, buf, 4096, TO_DEVICE);
     expect(k.dma.dmaMappingError(dev, a)).toBe(false);
     k.dma.dmaSyncSingleForCpu(dev, a, 64, FROM_DEVICE); // wrong direction
