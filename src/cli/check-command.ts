@@ -4,22 +4,19 @@
  * an unreadable or malformed trace (TraceParseError and the read errors are ConfigErrors, which
  * main() prints as "dmasim: <file>:<line>: ..." with status 2).
  *
- * The file is read in 64 KiB chunks with readSync and fed to the streaming reader and auditor, so
- * memory stays flat; synchronously, because main() returns the status synchronously.
+ * The file streams through the reader and the auditor (trace-file.ts), so memory stays flat.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
-import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
-import { ConfigError } from '../lib/errors.js';
 import { TraceAuditor } from '../trace/audit.js';
 import type { AuditReport } from '../trace/audit.js';
 import { auditJson } from '../trace/audit-json.js';
 import type { AuditJson } from '../trace/audit-json.js';
 import type { DeviceStats } from '../trace/audit-stats.js';
-import { TraceReader } from '../trace/reader.js';
 import type { TraceSummary } from '../trace/reader.js';
+import { eachTraceRecord } from './trace-file.js';
 import { alignTable, whereParts } from './format-report.js';
 import type { CliIo } from './io.js';
+import { parseKinds } from './run-command.js';
 
 interface CheckFlags {
   json?: boolean;
@@ -30,49 +27,16 @@ interface CheckFlags {
 /** Findings shown in full per kind; warnings of --lenient shown in full. */
 const FULL_PER_KIND = 3;
 const WARNINGS_SHOWN = 5;
-const CHUNK = 1 << 16;
-
-function parseKinds(v: string): string[] {
-  const kinds = v.split(',').map((s) => s.trim());
-  if (kinds.some((k) => !/^[a-z0-9-]+$/.test(k)))
-    throw new InvalidArgumentError(
-      `"${v}" is not a list of finding kinds; give kinds such as unmap-wrong-size,double-unmap, or any, error, warning`,
-    );
-  return kinds;
-}
 
 /** Reads and audits the file chunk by chunk. */
 export function checkTraceFile(
   path: string,
   lenient: boolean,
 ): { report: AuditReport; summary: TraceSummary } {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    throw new ConfigError(`${path}: cannot read the trace (${String(code ?? e)})`);
-  }
-  const reader = new TraceReader({ file: path, lenient });
   const auditor = new TraceAuditor();
-  try {
-    const buf = new Uint8Array(CHUNK);
-    for (;;) {
-      let n: number;
-      try {
-        n = readSync(fd, buf, 0, CHUNK, null);
-      } catch (e) {
-        const code = (e as { code?: unknown }).code;
-        throw new ConfigError(`${path}: cannot read the trace (${String(code ?? e)})`);
-      }
-      if (n === 0) break;
-      for (const r of reader.pushBytes(buf.subarray(0, n))) auditor.push(r);
-    }
-    for (const r of reader.end()) auditor.push(r);
-  } finally {
-    closeSync(fd);
-  }
-  const summary = reader.summary();
+  const summary = eachTraceRecord(path, lenient, (r) => {
+    auditor.push(r);
+  });
   return { report: auditor.finish(summary), summary };
 }
 

@@ -78,7 +78,7 @@ function findings(r: RunReport): string[] {
   return out;
 }
 
-function statsLines(s: RunStats): string[] {
+export function statsLines(s: RunStats): string[] {
   const rows: string[][] = [
     ['kernel command line', s.cmdline === '' ? '(empty)' : s.cmdline],
     ['simulated time', `${(s.simulatedNs / 1e6).toFixed(3)} ms`],
@@ -89,7 +89,8 @@ function statsLines(s: RunStats): string[] {
   if (s.iotlb !== null)
     rows.push(
       ['IOTLB hits / misses', `${s.iotlb.hits} / ${s.iotlb.misses}`],
-      ['IOTLB invalidations / faults', `${s.iotlb.invalidations} / ${s.iotlb.faults}`],
+      ['IOTLB invalidation requests', String(s.iotlb.invalidationRequests)],
+      ['IOTLB entries invalidated / faults', `${s.iotlb.invalidations} / ${s.iotlb.faults}`],
     );
   if (s.iova !== null)
     rows.push([

@@ -10,6 +10,7 @@ import { ConfigError } from '../lib/errors.js';
 import { processIo } from './io.js';
 import type { CliIo } from './io.js';
 import { alignTable } from './format-report.js';
+import { addReplayCommand } from './replay-command.js';
 import { addRunCommand } from './run-command.js';
 import { addCheckCommand } from './check-command.js';
 
@@ -89,6 +90,7 @@ export function buildProgram(io: CliIo, status: { code: number }): Command {
       '\nExamples:\n  $ dmasim scenarios\n  $ dmasim run coherence --arch arm64\n  $ dmasim run e1000 --iommu strict --checkers all --json\n  $ dmasim bench',
     );
   addRunCommand(program, io, v, status);
+  addReplayCommand(program, io, v);
   addCheckCommand(program, io, v, status);
   addScenariosCommand(program, io);
   addBenchCommand(program, io, status);

@@ -39,7 +39,7 @@ interface SharedFlags {
 }
 
 /** Commander wants InvalidArgumentError from parsers; ours throw ConfigError. */
-function parser<T>(fn: (v: string) => T): (v: string) => T {
+export function parser<T>(fn: (v: string) => T): (v: string) => T {
   return (v) => {
     try {
       return fn(v);
@@ -57,7 +57,8 @@ export function parseSeed(v: string): number {
   return n;
 }
 
-function parseKinds(v: string): string[] {
+/** --fail-on: finding kinds, or any, error, warning. */
+export function parseKinds(v: string): string[] {
   const kinds = v.split(',').map((s) => s.trim());
   if (kinds.some((k) => !/^[a-z0-9-]+$/.test(k)))
     throw new InvalidArgumentError(

@@ -24,6 +24,8 @@ export interface RunStats {
     readonly hits: number;
     readonly misses: number;
     readonly invalidations: number;
+    /** Invalidation requests issued (page, range, domain-wide and global together). */
+    readonly invalidationRequests: number;
     readonly faults: number;
   } | null;
   /** Null when the kernel set up no bounce buffer pool. */
@@ -121,6 +123,10 @@ export class StatsTracker {
               hits: io.iotlb.stats.hits,
               misses: io.iotlb.stats.misses,
               invalidations: io.iotlb.stats.invalidations,
+              invalidationRequests: Object.values(io.invalidationRequests).reduce(
+                (a, b) => a + b,
+                0,
+              ),
               faults: io.faults.length + io.faultsDropped,
             },
       swiotlb:

@@ -89,6 +89,8 @@ export class Iommu implements IommuTranslator {
   readonly addressWidth: number;
   readonly levels: number;
   readonly iotlb: Iotlb;
+  /** Invalidation requests the driver issued, by scope (VT-d: the descriptors qi_submit sends). */
+  readonly invalidationRequests = { page: 0, range: 0, domain: 0, all: 0 };
   private readonly limit: number;
   private readonly walker: PageWalker;
   private readonly domains = new Map<number, IommuDomain>();
@@ -344,6 +346,7 @@ export class Iommu implements IommuTranslator {
     iova: number,
     len: number,
   ): void {
+    this.invalidationRequests[scope]++;
     if (!this.events.on) return;
     this.events.emit({
       kind: 'iotlb-inval',

@@ -1,0 +1,146 @@
+/**
+ * `dmasim replay <trace>`: the recorded calls issued again on a simulated kernel with the settings
+ * given (IOMMU mode, bounce pool, RAM, arch), and what happened there: maps that would fail, with
+ * the kernel's message, SWIOTLB use, IOTLB invalidation requests, IOVA space, the addresses the
+ * simulated kernel handed out next to the recorded ones.
+ */
+import { Option } from 'commander';
+import type { Command } from 'commander';
+import { Kernel } from '../kernel/kernel.js';
+import { Machine } from '../machine/machine.js';
+import { ARCH_NAMES } from '../machine/profile.js';
+import type { ArchName } from '../machine/profile.js';
+import {
+  DEFAULT_RUN_OPTIONS,
+  IOMMU_MODES,
+  SWIOTLB_MODES,
+  kernelCmdline,
+  machineConfig,
+  parseSize,
+} from '../scenarios/options.js';
+import type { IommuMode, RunOptions, SwiotlbMode } from '../scenarios/options.js';
+import { StatsTracker } from '../scenarios/stats.js';
+import type { RunStats } from '../scenarios/stats.js';
+import { TraceReplayer } from '../trace/replay.js';
+import type { ReplayResult } from '../trace/replay.js';
+import { alignTable, statsLines } from './format-report.js';
+import type { CliIo } from './io.js';
+import { parser } from './run-command.js';
+import { eachTraceRecord } from './trace-file.js';
+
+interface ReplayFlags {
+  arch: ArchName;
+  ram: number;
+  iommu: IommuMode;
+  swiotlb: SwiotlbMode;
+  swiotlbSize?: number;
+  cmdline: string;
+  json?: boolean;
+  lenient?: boolean;
+}
+
+export interface ReplayJson {
+  readonly dmasim: string;
+  readonly trace: { readonly file: string; readonly lines: number; readonly events: number };
+  readonly config: { readonly arch: string; readonly ramSize: number; readonly cmdline: string };
+  readonly replay: ReplayResult;
+  readonly stats: RunStats;
+}
+
+function replayFile(file: string, f: ReplayFlags, version: string): ReplayJson {
+  const o: RunOptions = {
+    ...DEFAULT_RUN_OPTIONS,
+    arch: f.arch,
+    ramSize: f.ram,
+    iommu: f.iommu,
+    swiotlb: f.swiotlb,
+    ...(f.swiotlbSize === undefined ? {} : { swiotlbSize: f.swiotlbSize }),
+    cmdline: f.cmdline,
+    checkers: [],
+  };
+  const cmdline = kernelCmdline(o);
+  const k = new Kernel(new Machine(machineConfig(o)), { cmdline });
+  const stats = new StatsTracker(k);
+  const rp = new TraceReplayer(k);
+  const summary = eachTraceRecord(file, f.lenient === true, (r) => {
+    rp.push(r);
+  });
+  return {
+    dmasim: version,
+    trace: { file, lines: summary.lines, events: summary.events },
+    config: { arch: o.arch, ramSize: o.ramSize, cmdline },
+    replay: rp.finish(),
+    stats: stats.snapshot(),
+  };
+}
+
+function formatReplay(d: ReplayJson): string {
+  const r = d.replay;
+  const out = [
+    `dmasim ${d.dmasim}: replay ${d.trace.file} (${d.trace.lines} lines, ${d.trace.events} events)`,
+    `  machine   ${d.config.arch}, ${d.config.ramSize} bytes RAM`,
+    `  cmdline   ${d.config.cmdline === '' ? '(empty)' : d.config.cmdline}`,
+    '',
+    ...alignTable([
+      ['calls', String(r.calls)],
+      ['replayed', String(r.replayed)],
+      ['failed here (succeeded in the trace)', String(r.failed)],
+      ['on mappings made before the trace began', String(r.preexisting)],
+      ['on mappings whose map failed here', String(r.ofFailed)],
+    ]),
+    '',
+  ];
+  if (r.failures.length > 0) {
+    out.push('First failures:');
+    for (const x of r.failures.slice(0, 3)) {
+      out.push(`  line ${x.line}: ${x.event} of ${x.size} bytes (${x.device})`);
+      for (const l of x.log) out.push(`    kernel: ${l}`);
+    }
+    out.push('');
+  }
+  out.push('Addresses (recorded -> simulated):');
+  out.push(
+    ...alignTable(r.addresses.slice(0, 5).map((a) => [`line ${a.line}`, a.recorded, a.simulated])),
+  );
+  out.push('', 'Statistics:', ...statsLines(d.stats));
+  return out.join('\n') + '\n';
+}
+
+export function addReplayCommand(program: Command, io: CliIo, version: string): void {
+  const d = DEFAULT_RUN_OPTIONS;
+  program
+    .command('replay')
+    .description(
+      "issue a trace's recorded DMA calls again on a simulated kernel with other settings",
+    )
+    .argument('<trace>', 'the trace: /sys/kernel/tracing/trace text or trace-cmd report output')
+    .addOption(
+      new Option('--arch <arch>', 'architecture profile').choices(ARCH_NAMES).default(d.arch),
+    )
+    .option(
+      '--ram <size>',
+      'RAM size, e.g. 512M or 6G',
+      parser((v) => parseSize('--ram', v)),
+      d.ramSize,
+    )
+    .addOption(new Option('--iommu <mode>', 'IOMMU').choices(IOMMU_MODES).default(d.iommu))
+    .addOption(
+      new Option('--swiotlb <mode>', 'bounce buffering').choices(SWIOTLB_MODES).default(d.swiotlb),
+    )
+    .option(
+      '--swiotlb-size <size>',
+      'SWIOTLB pool size (swiotlb=<slots>)',
+      parser((v) => parseSize('--swiotlb-size', v)),
+    )
+    .option('--cmdline <text>', 'more kernel command line (wins over the options above)', '')
+    .option('--json', 'print one JSON document and nothing else')
+    .option('--lenient', 'skip malformed lines instead of stopping (status 2)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ dmasim replay trace.txt --iommu lazy\n  $ dmasim replay trace.txt --swiotlb force --swiotlb-size 512K --json',
+    )
+    .action((file: string, f: ReplayFlags) => {
+      const doc = replayFile(file, f, version);
+      io.stdout(f.json === true ? JSON.stringify(doc, null, 2) + '\n' : formatReplay(doc));
+    });
+}
