@@ -4,20 +4,12 @@
  * the kernel's message, SWIOTLB use, IOTLB invalidation requests, IOVA space, the addresses the
  * simulated kernel handed out next to the recorded ones.
  */
-import { Option } from 'commander';
 import type { Command } from 'commander';
 import { Kernel } from '../kernel/kernel.js';
 import { Machine } from '../machine/machine.js';
 import { ARCH_NAMES } from '../machine/profile.js';
 import type { ArchName } from '../machine/profile.js';
-import {
-  DEFAULT_RUN_OPTIONS,
-  IOMMU_MODES,
-  SWIOTLB_MODES,
-  kernelCmdline,
-  machineConfig,
-  parseSize,
-} from '../scenarios/options.js';
+import { DEFAULT_RUN_OPTIONS, kernelCmdline, machineConfig } from '../scenarios/options.js';
 import type { IommuMode, RunOptions, SwiotlbMode } from '../scenarios/options.js';
 import { StatsTracker } from '../scenarios/stats.js';
 import type { RunStats } from '../scenarios/stats.js';
@@ -25,7 +17,7 @@ import { TraceReplayer } from '../trace/replay.js';
 import type { ReplayResult } from '../trace/replay.js';
 import { alignTable, statsLines } from './format-report.js';
 import type { CliIo } from './io.js';
-import { parser } from './run-command.js';
+import { addMachineOptions } from './run-command.js';
 import { eachTraceRecord } from './trace-file.js';
 
 interface ReplayFlags {
@@ -107,32 +99,13 @@ function formatReplay(d: ReplayJson): string {
 }
 
 export function addReplayCommand(program: Command, io: CliIo, version: string): void {
-  const d = DEFAULT_RUN_OPTIONS;
-  program
+  const c = program
     .command('replay')
     .description(
       "issue a trace's recorded DMA calls again on a simulated kernel with other settings",
     )
-    .argument('<trace>', 'the trace: /sys/kernel/tracing/trace text or trace-cmd report output')
-    .addOption(
-      new Option('--arch <arch>', 'architecture profile').choices(ARCH_NAMES).default(d.arch),
-    )
-    .option(
-      '--ram <size>',
-      'RAM size, e.g. 512M or 6G',
-      parser((v) => parseSize('--ram', v)),
-      d.ramSize,
-    )
-    .addOption(new Option('--iommu <mode>', 'IOMMU').choices(IOMMU_MODES).default(d.iommu))
-    .addOption(
-      new Option('--swiotlb <mode>', 'bounce buffering').choices(SWIOTLB_MODES).default(d.swiotlb),
-    )
-    .option(
-      '--swiotlb-size <size>',
-      'SWIOTLB pool size (swiotlb=<slots>)',
-      parser((v) => parseSize('--swiotlb-size', v)),
-    )
-    .option('--cmdline <text>', 'more kernel command line (wins over the options above)', '')
+    .argument('<trace>', 'the trace: /sys/kernel/tracing/trace text or trace-cmd report output');
+  addMachineOptions(c, ARCH_NAMES)
     .option('--json', 'print one JSON document and nothing else')
     .option('--lenient', 'skip malformed lines instead of stopping (status 2)')
     .addHelpText(

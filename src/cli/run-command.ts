@@ -67,13 +67,15 @@ export function parseKinds(v: string): string[] {
   return kinds;
 }
 
-function addShared(c: Command, s: Scenario): void {
+/** The machine options `run` and `replay` share: arch, RAM, IOMMU, SWIOTLB, command line. */
+export function addMachineOptions(c: Command, archs: readonly string[]): Command {
   const d = DEFAULT_RUN_OPTIONS;
-  c.addOption(
-    new Option('--arch <arch>', 'architecture profile')
-      .choices(s.archs)
-      .default(s.archs[0] ?? d.arch),
-  )
+  return c
+    .addOption(
+      new Option('--arch <arch>', 'architecture profile')
+        .choices(archs)
+        .default(archs[0] ?? d.arch),
+    )
     .option(
       '--ram <size>',
       'RAM size, e.g. 512M or 6G',
@@ -89,7 +91,12 @@ function addShared(c: Command, s: Scenario): void {
       'SWIOTLB pool size (swiotlb=<slots>)',
       parser((v) => parseSize('--swiotlb-size', v)),
     )
-    .option('--cmdline <text>', 'more kernel command line (wins over the options above)', '')
+    .option('--cmdline <text>', 'more kernel command line (wins over the options above)', '');
+}
+
+function addShared(c: Command, s: Scenario): void {
+  const d = DEFAULT_RUN_OPTIONS;
+  addMachineOptions(c, s.archs)
     .option('--coherent', "devices snoop the CPU cache (override the profile's default)")
     .option('--no-coherent', 'devices do not snoop the CPU cache')
     .option('--seed <n>', 'seed of every random choice', parseSeed, d.seed)
