@@ -10,6 +10,7 @@ import { ConfigError } from '../lib/errors.js';
 import { processIo } from './io.js';
 import type { CliIo } from './io.js';
 import { alignTable } from './format-report.js';
+import { addFidelityCommand } from './fidelity-command.js';
 import { addReplayCommand } from './replay-command.js';
 import { addRunCommand } from './run-command.js';
 import { addCheckCommand } from './check-command.js';
@@ -91,6 +92,7 @@ export function buildProgram(io: CliIo, status: { code: number }): Command {
     );
   addRunCommand(program, io, v, status);
   addReplayCommand(program, io, v);
+  addFidelityCommand(program, io, v);
   addCheckCommand(program, io, v, status);
   addScenariosCommand(program, io);
   addBenchCommand(program, io, status);
