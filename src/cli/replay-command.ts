@@ -90,6 +90,12 @@ function formatReplay(d: ReplayJson): string {
     }
     out.push('');
   }
+  const f = r.iovaAtPeak;
+  if (f !== null)
+    out.push(
+      `IOVA space below 4 GiB at the peak of live mappings (line ${f.line}): ${f.ranges} ranges, ${f.holes} free gaps, largest ${f.largestHolePages} pages, ${f.freePages} pages free`,
+      '',
+    );
   out.push('Addresses (recorded -> simulated):');
   out.push(
     ...alignTable(r.addresses.slice(0, 5).map((a) => [`line ${a.line}`, a.recorded, a.simulated])),

@@ -49,6 +49,44 @@ export interface ReplayResult {
   readonly failures: readonly ReplayFailure[];
   /** The first recorded and simulated bus addresses, side by side. */
   readonly addresses: readonly { line: number; recorded: string; simulated: string }[];
+  /** The IOVA space below 4 GiB when the most mappings were live (null without an IOMMU). */
+  readonly iovaAtPeak: IovaFragmentation | null;
+}
+
+/** How broken up the 32-bit IOVA space of a domain is. */
+export interface IovaFragmentation {
+  readonly line: number;
+  /** Ranges in the tree (allocated, reserved, parked in the range caches). */
+  readonly ranges: number;
+  /** Free gaps between them below 4 GiB, and the largest, in 4 KiB pages. */
+  readonly holes: number;
+  readonly largestHolePages: number;
+  readonly freePages: number;
+}
+
+/** Last pfn of the 32-bit IOVA space. */
+const PFN_32 = 0xfffff;
+
+/** Holes between the ranges (lowest first) below 4 GiB; pfn 0 is never handed out. */
+export function iovaFragmentation(
+  line: number,
+  ranges: readonly { pfnLo: number; pfnHi: number }[],
+): IovaFragmentation {
+  let holes = 0;
+  let largest = 0;
+  let free = 0;
+  let next = 1;
+  for (const r of [...ranges, { pfnLo: PFN_32 + 1, pfnHi: PFN_32 + 1 }]) {
+    const lo = Math.min(r.pfnLo, PFN_32 + 1);
+    if (lo > next) {
+      holes++;
+      free += lo - next;
+      largest = Math.max(largest, lo - next);
+    }
+    next = Math.max(next, r.pfnHi + 1);
+    if (next > PFN_32) break;
+  }
+  return { line, ranges: ranges.length, holes, largestHolePages: largest, freePages: free };
 }
 
 interface Held {
@@ -91,6 +129,8 @@ export class TraceReplayer {
   private readonly failures: ReplayFailure[] = [];
   private readonly addresses: { line: number; recorded: string; simulated: string }[] = [];
   private nextSlot = 1;
+  private peakHeld = 0;
+  private iovaAtPeak: IovaFragmentation | null = null;
 
   constructor(private readonly k: Kernel) {}
 
@@ -142,6 +182,7 @@ export class TraceReplayer {
       failed: this.failed,
       failures: this.failures,
       addresses: this.addresses,
+      iovaAtPeak: this.iovaAtPeak,
     };
   }
 
@@ -192,6 +233,16 @@ export class TraceReplayer {
     return pfn === null ? null : { pfn, order };
   }
 
+  /** At a new peak of live mappings, the IOVA space of the device's domain. */
+  private atPeak(r: TraceRecord, dev: Device): void {
+    if (this.held.size <= this.peakHeld) return;
+    this.peakHeld = this.held.size;
+    const iommuDma = this.k.iommuDma;
+    if (!dev.dmaIommu || iommuDma === null) return;
+    const ranges = iommuDma.domainAndCookie(dev).cookie.iovad.listRanges();
+    this.iovaAtPeak = iovaFragmentation(r.line, ranges);
+  }
+
   private note(r: TraceRecord, recorded: bigint, dma: DmaAddr): void {
     if (this.addresses.length < KEEP)
       this.addresses.push({ line: r.line, recorded: hexOf(recorded), simulated: hexOf(dma) });
@@ -218,6 +269,7 @@ export class TraceReplayer {
       this.note(r, recorded, dma);
       const held = { dev, dma, size, dir, ...p, sg: null, nents: 0, vaddr: 0 };
       this.held.set(`${name}|${hexOf(recorded)}`, held);
+      this.atPeak(r, dev);
       return true;
     });
   }
@@ -240,6 +292,7 @@ export class TraceReplayer {
         nents: 0,
         vaddr: va,
       });
+      this.atPeak(r, dev);
       return true;
     });
   }
@@ -290,6 +343,7 @@ export class TraceReplayer {
           vaddr: 0,
         });
         this.sgPages.set(key, pages);
+        this.atPeak(r, dev);
         return true;
       },
     );

@@ -11,7 +11,7 @@ import { MIB } from '../../src/lib/units.js';
 import { Machine } from '../../src/machine/machine.js';
 import { StatsTracker } from '../../src/scenarios/stats.js';
 import { parseTrace } from '../../src/trace/index.js';
-import { TraceReplayer } from '../../src/trace/replay.js';
+import { TraceReplayer, iovaFragmentation } from '../../src/trace/replay.js';
 import { DIR } from './real.js';
 import { runCli } from '../cli/helpers.js';
 
@@ -78,6 +78,25 @@ const SMALL = [
   ev('dma_sync_single_for_cpu', `${DEV} dir=FROM_DEVICE dma_addr=20000 size=60`),
   ev('dma_unmap_page', `${DEV} dir=FROM_DEVICE dma_addr=20000 size=2048 attrs=`),
 ].join('\n');
+
+describe('IOVA fragmentation', () => {
+  it('counts the gaps between ranges below 4 GiB', () => {
+    const f = iovaFragmentation(9, [
+      { pfnLo: 0x100, pfnHi: 0x1ff },
+      { pfnLo: 0x300, pfnHi: 0x3ff },
+      { pfnLo: 0xffff0, pfnHi: 0xfffff },
+    ]);
+    // 1..0xff, 0x200..0x2ff, 0x400..0xfffef
+    expect(f).toEqual({
+      line: 9,
+      ranges: 3,
+      holes: 3,
+      largestHolePages: 0xfffef - 0x400 + 1,
+      freePages: 0xff + 0x100 + (0xfffef - 0x400 + 1),
+    });
+    expect(iovaFragmentation(1, []).holes).toBe(1);
+  });
+});
 
 describe('replaying a small trace', () => {
   it('replays what it can and counts what began before the trace', () => {
