@@ -81,6 +81,7 @@ function findings(r: RunReport): string[] {
 export function statsLines(s: RunStats): string[] {
   const rows: string[][] = [
     ['kernel command line', s.cmdline === '' ? '(empty)' : s.cmdline],
+    ['RAM', bytes(s.ramBytes)],
     ['simulated time', `${(s.simulatedNs / 1e6).toFixed(3)} ms`],
     ['cache hits / misses', `${s.cache.hits} / ${s.cache.misses}`],
     ['cache write-backs / evictions', `${s.cache.writebacks} / ${s.cache.evictions}`],

@@ -26,13 +26,16 @@ export const processIo: CliIo = {
   isTTY: process.stderr.isTTY,
   writeFile: (path, data) => {
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-    // Whole or not at all: a failed write leaves an existing file as it was.
+    // Whole or not at all: the bytes go to a temporary file beside `path`, renamed over it only
+    // once they are all written, so a failed write leaves an existing file as it was.
     const tmp = `${path}.${process.pid}.tmp`;
+    let written = false;
     try {
-      writeFileSync(tmp, bytes);
+      writeFileSync(tmp, bytes, { flag: 'wx' });
+      written = true;
       renameSync(tmp, path);
     } catch (e) {
-      rmSync(tmp, { force: true });
+      if (written) rmSync(tmp, { force: true });
       const err = e as NodeJS.ErrnoException;
       throw new ConfigError(
         `cannot write ${path}: ${err.code ?? err.message}; check the directory exists and is writable`,

@@ -11,8 +11,7 @@ import { GFP_KERNEL } from '../kernel/mm/gfp.js';
 import { hex } from '../lib/addr.js';
 import type { DmaAddr, VirtAddr } from '../lib/addr.js';
 import { ConfigError } from '../lib/errors.js';
-import { Kernel } from '../kernel/kernel.js';
-import { Machine } from '../machine/machine.js';
+import type { Kernel } from '../kernel/kernel.js';
 import { DmaStatus } from '../machine/events.js';
 import { ARCH_NAMES } from '../machine/profile.js';
 import type { Scenario, ScenarioEnv } from './scenario.js';
@@ -88,17 +87,8 @@ function directBuffer(env: ScenarioEnv, k: Kernel, dev: Device): void {
 
 /** A kernel with the IOMMU on, whatever --iommu said (strict unless a mode was chosen). */
 function bootIommu(env: ScenarioEnv): Kernel {
-  const mode = env.options.iommu === 'off' ? 'strict' : env.options.iommu;
-  const cfg = env.kernelConfig();
-  // Appended after the shared options' intel_iommu=off so that, as the later parameter, it wins.
-  const on =
-    mode === 'passthrough'
-      ? 'intel_iommu=on iommu.passthrough=1'
-      : `intel_iommu=on iommu.strict=${mode === 'strict' ? 1 : 0}`;
-  const m = new Machine(env.machineConfig({ iommu: true }));
-  const k = new Kernel(m, { ...cfg, cmdline: `${cfg.cmdline} ${on}`.trim() });
-  env.attach(k, cfg, 'iommu');
-  return k;
+  const iommu = env.options.iommu === 'off' ? 'strict' : env.options.iommu;
+  return env.boot('iommu', { options: { iommu } });
 }
 
 /** The legacy helper under an IOMMU: the device is told a physical address it cannot reach. */

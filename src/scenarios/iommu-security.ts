@@ -5,19 +5,16 @@
  * the IOTLB until the flush queue runs, and a rogue device still writes through it; strict
  * invalidation (iommu.strict=1) makes the same write fault.
  */
-import { chainDmaDebugHooks } from '../check/hooks-chain.js';
 import { IommuExposure } from '../check/iommu-exposure.js';
 import type { RogueReport } from '../check/iommu-exposure-report.js';
 import type { Device } from '../kernel/device/device.js';
 import { DmaDataDirection } from '../kernel/dma/direction.js';
-import { Kernel } from '../kernel/kernel.js';
+import type { Kernel } from '../kernel/kernel.js';
 import { GFP_KERNEL } from '../kernel/mm/gfp.js';
 import { hex } from '../lib/addr.js';
 import type { DmaAddr, VirtAddr } from '../lib/addr.js';
 import { ConfigError } from '../lib/errors.js';
 import { DmaStatus } from '../machine/events.js';
-import { Machine } from '../machine/machine.js';
-import { kernelCmdline } from './options.js';
 import type { Scenario, ScenarioEnv } from './scenario.js';
 
 const BIDI = DmaDataDirection.BIDIRECTIONAL;
@@ -39,16 +36,11 @@ interface Rig {
  * IOMMU, so --mode picks lazy or strict. The run's checkers are attached as env.boot does.
  */
 function bootWithIommu(env: ScenarioEnv, mode: 'lazy' | 'strict'): Rig {
-  const m = new Machine(env.machineConfig({ arch: 'x86_64', iommu: true }));
-  const cfg = env.kernelConfig();
+  // A private exposure checker: its reports are this scenario's output, whatever --checkers says.
   const x = new IommuExposure({ log: false });
-  const hooks = cfg.pending.hooks === null ? [x] : [cfg.pending.hooks, x];
-  const cmdline = kernelCmdline({ ...env.options, iommu: mode });
-  const k = new Kernel(m, { ...cfg, cmdline, dmaDebug: chainDmaDebugHooks(...hooks) });
-  env.attach(k, cfg);
-  x.attach(k);
-  env.count('kernel cmdline', cmdline);
-  const dev = k.devices.pciDeviceAdd({ slot: 1, vendor: 0x8086, device: 0x100e });
+  const k = env.boot('', { options: { arch: 'x86_64', iommu: mode }, checkers: [x] });
+  env.count('kernel cmdline', k.params.cmdline);
+  const dev = env.addDevice(k);
   return { k, dev, x };
 }
 

@@ -94,21 +94,25 @@ export class ScenarioEnv {
     return String(this.param(name));
   }
 
-  /** The machine configuration of the shared options, with the scenario's overrides. */
-  machineConfig(over: MachineConfig = {}): MachineConfig {
-    return { ...machineConfig(this.options), ...over };
+  /** The machine configuration of the shared options (some overridden), then `over`. */
+  machineConfig(over: MachineConfig = {}, options: OptionOverrides = {}): MachineConfig {
+    return { ...machineConfig({ ...this.options, ...options }), ...over };
   }
 
   /**
-   * The kernel configuration of the shared options: the command line (see below) and the chosen
-   * checkers' hooks. Pass the result to exactly
-   * one kernel and call attach() on it right after it boots.
+   * The kernel configuration of the shared options (some overridden by the scenario): the
+   * command line and the chosen checkers' hooks, plus `extra` checkers of the scenario's own.
+   * Pass the result to exactly one kernel and call attach() on it right after it boots.
    */
-  kernelConfig(extraCmdline = ''): KernelConfig & { readonly pending: PendingCheckers } {
-    const pending = new PendingCheckers(this.options.checkers);
+  kernelConfig(
+    extraCmdline = '',
+    options: OptionOverrides = {},
+    extra: readonly ExtraChecker[] = [],
+  ): KernelConfig & { readonly pending: PendingCheckers } {
+    const pending = new PendingCheckers(this.options.checkers, extra);
     // The shared options' parameters, then the scenario's (they win over those), then the
     // user's --cmdline (which wins over both: of two equal parameters the kernel takes the last).
-    const shared = kernelCmdline({ ...this.options, cmdline: '' });
+    const shared = kernelCmdline({ ...this.options, ...options, cmdline: '' });
     const cmdline = [shared, extraCmdline.trim(), this.options.cmdline.trim()]
       .filter((s) => s !== '')
       .join(' ');
@@ -131,10 +135,15 @@ export class ScenarioEnv {
     });
   }
 
-  /** A new machine and kernel from the shared options, checkers attached. */
-  boot(label = '', over: { machine?: MachineConfig; cmdline?: string } = {}): Kernel {
-    const m = new Machine(this.machineConfig(over.machine));
-    const cfg = this.kernelConfig(over.cmdline);
+  /**
+   * A new machine and kernel from the shared options, checkers attached. `over.options` replaces
+   * shared options for this kernel only (a scenario about the IOMMU turns it on whatever --iommu
+   * says), `over.machine` the machine configuration, `over.cmdline` adds parameters (the user's
+   * --cmdline still comes last), `over.checkers` adds the scenario's own checkers.
+   */
+  boot(label = '', over: BootOverrides = {}): Kernel {
+    const m = new Machine(this.machineConfig(over.machine, over.options));
+    const cfg = this.kernelConfig(over.cmdline, over.options, over.checkers);
     const k = new Kernel(m, cfg);
     this.attach(k, cfg, label);
     return k;
@@ -193,14 +202,35 @@ export class ScenarioEnv {
   }
 }
 
+/** Shared options a scenario may replace for one kernel. */
+export type OptionOverrides = Partial<
+  Pick<RunOptions, 'arch' | 'ramSize' | 'iommu' | 'swiotlb' | 'swiotlbSize'>
+>;
+
+/** A checker a scenario attaches for its own use, whatever --checkers says. */
+export interface ExtraChecker extends DmaDebugHooks {
+  attach(k: Kernel): void;
+}
+
+export interface BootOverrides {
+  readonly machine?: MachineConfig;
+  readonly options?: OptionOverrides;
+  readonly cmdline?: string;
+  readonly checkers?: readonly ExtraChecker[];
+}
+
 /** The checkers chosen for one kernel, made before it boots (their hooks go into its config). */
 export class PendingCheckers {
   readonly list: { readonly name: CheckerName; all(): readonly Finding[] }[] = [];
   readonly hooks: DmaDebugHooks | null;
   private readonly attachers: ((k: Kernel) => void)[] = [];
 
-  constructor(names: readonly CheckerName[]) {
-    const hooks: DmaDebugHooks[] = [];
+  constructor(names: readonly CheckerName[], extra: readonly ExtraChecker[] = []) {
+    const hooks: DmaDebugHooks[] = [...extra];
+    for (const x of extra)
+      this.attachers.push((k) => {
+        x.attach(k);
+      });
     for (const name of names) {
       const c =
         name === 'dma-debug'

@@ -11,14 +11,12 @@ import { ConfigError } from '../lib/errors.js';
 import { Rng } from '../lib/rng.js';
 import type { Device } from '../kernel/device/device.js';
 import { DmaDataDirection } from '../kernel/dma/direction.js';
-import { Kernel } from '../kernel/kernel.js';
+import type { Kernel } from '../kernel/kernel.js';
 import { forEachSg, sgInitTable, sgSetPage } from '../kernel/lib/scatterlist.js';
 import type { Scatterlist } from '../kernel/lib/scatterlist.js';
 import { GFP_KERNEL } from '../kernel/mm/gfp.js';
 import type { Pfn } from '../kernel/mm/page.js';
-import { Machine } from '../machine/machine.js';
 import { ARCH_NAMES } from '../machine/profile.js';
-import { kernelCmdline } from './options.js';
 import type { IommuMode } from './options.js';
 import type { Scenario, ScenarioEnv } from './scenario.js';
 
@@ -47,19 +45,6 @@ export interface SgRun {
   readonly adjacent: number;
   readonly bytesRead: number;
   readonly bytesWrong: number;
-}
-
-/**
- * A kernel with the shared options, the IOMMU forced to `mode` (machine and command line alike),
- * checkers attached under `label`. env.boot cannot do this: the user's `--iommu off` would put
- * `intel_iommu=off` after our `intel_iommu=on`.
- */
-function bootWith(env: ScenarioEnv, label: string, mode: IommuMode): Kernel {
-  const cfg = env.kernelConfig();
-  const m = new Machine(env.machineConfig({ iommu: mode !== 'off' }));
-  const k = new Kernel(m, { ...cfg, cmdline: kernelCmdline({ ...env.options, iommu: mode }) });
-  env.attach(k, cfg, label);
-  return k;
 }
 
 /**
@@ -194,7 +179,7 @@ export const sgScenario: Scenario = {
     let moved = 0;
     let wrong = 0;
     runs.forEach(([label, m], i) => {
-      const k = bootWith(env, label, m);
+      const k = env.boot(label, { options: { iommu: m } });
       const r = runSgOn(env, k, n);
       narrate(env, `${label} (iommu ${m})`, r, n);
       env.count(`segments (${label})`, r.segments.length);

@@ -9,6 +9,8 @@ import type { DmaTraceEvent } from '../kernel/dma/trace.js';
 export interface RunStats {
   /** The command line this kernel booted with (scenarios may add to the shared options'). */
   readonly cmdline: string;
+  /** Bytes of RAM of this kernel's machine (a scenario may need more than --ram). */
+  readonly ramBytes: number;
   /** Simulated time at the end of the run, in ns. */
   readonly simulatedNs: number;
   readonly cache: {
@@ -107,6 +109,7 @@ export class StatsTracker {
     const tlb = this.k.swiotlb;
     return {
       cmdline: this.k.params.cmdline,
+      ramBytes: m.physmap.ramBanks.reduce((n, b) => n + b.size, 0),
       simulatedNs: m.clock.now,
       cache: {
         hits: c.hits,

@@ -7,14 +7,14 @@
 import { dmaBitMask } from '../kernel/device/dma-mask.js';
 import type { Device } from '../kernel/device/device.js';
 import { DmaDataDirection } from '../kernel/dma/direction.js';
-import { IO_TLB_SEGSIZE, IO_TLB_SIZE, isSwiotlbBuffer } from '../kernel/dma/swiotlb.js';
+import { IO_TLB_SIZE, isSwiotlbBuffer } from '../kernel/dma/swiotlb.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { GFP_KERNEL } from '../kernel/mm/gfp.js';
 import { getOrder } from '../kernel/mm/page-frames.js';
 import { hex } from '../lib/addr.js';
 import type { DmaAddr, VirtAddr } from '../lib/addr.js';
 import { ConfigError } from '../lib/errors.js';
-import { GIB, KIB, MIB } from '../lib/units.js';
+import { GIB, KIB } from '../lib/units.js';
 import type { Scenario, ScenarioEnv } from './scenario.js';
 
 /** RAM the run needs so that the page allocator hands out buffers above 4 GiB. */
@@ -28,13 +28,6 @@ interface Buffer {
   readonly order: number;
   readonly dma: DmaAddr;
   readonly failed: boolean;
-}
-
-/** swiotlb=<slots> for a pool of `bytes`, rounded up to whole segments as options.ts does. */
-function poolCmdline(bytes: number): string {
-  if (bytes === 0) return '';
-  const seg = IO_TLB_SIZE * IO_TLB_SEGSIZE;
-  return `swiotlb=${Math.ceil(bytes / seg) * IO_TLB_SEGSIZE}`;
 }
 
 /** Byte i of buffer n: distinct per buffer, so a copy from the wrong slot would show. */
@@ -89,14 +82,6 @@ export const swiotlbScenario: Scenario = {
   archs: ['x86_64', 'arm64'],
   params: [
     {
-      name: 'pool',
-      description: 'SWIOTLB pool size (swiotlb=<slots>); 0: --swiotlb-size or the kernel default',
-      kind: 'size',
-      min: 0,
-      max: 1024 * MIB,
-      default: 0,
-    },
-    {
       name: 'buffers',
       description: 'streaming buffers mapped at once',
       kind: 'int',
@@ -115,12 +100,13 @@ export const swiotlbScenario: Scenario = {
   ],
   examples: [
     'dmasim run swiotlb',
-    'dmasim run swiotlb --pool 512K --buffers 48 --size 16K',
+    'dmasim run swiotlb --swiotlb-size 512K --buffers 48 --size 16K',
     'dmasim run swiotlb --arch arm64 --json',
   ],
   run(env: ScenarioEnv): void {
     const ramSize = Math.max(env.options.ramSize, MIN_RAM);
-    const k = env.boot('', { machine: { ramSize }, cmdline: poolCmdline(env.int('pool')) });
+    // The pool size is the shared --swiotlb-size (the kernel's 64 MiB without it).
+    const k = env.boot('', { options: { ramSize } });
     const mem = k.swiotlb;
     const count = env.int('buffers');
     const size = env.int('size');

@@ -9,15 +9,8 @@ import type { TraceSummary } from './reader.js';
 
 export interface AuditJson {
   readonly dmasim: string;
-  readonly trace: {
-    readonly file: string;
-    readonly lines: number;
-    readonly events: number;
-    readonly byEvent: Readonly<Record<string, number>>;
-    readonly skipped: Readonly<Record<string, number>>;
-    readonly lost: number;
-    readonly badLines: number;
-  };
+  /** The reader's summary without its warnings (--lenient prints those on stderr). */
+  readonly trace: Omit<TraceSummary, 'warnings'>;
   readonly devices: Readonly<Record<string, DeviceStats>>;
   readonly errors: number;
   readonly warnings: number;
@@ -31,15 +24,7 @@ export interface AuditJson {
 export function auditJson(report: AuditReport, summary: TraceSummary, version: string): AuditJson {
   return {
     dmasim: version,
-    trace: {
-      file: summary.file,
-      lines: summary.lines,
-      events: summary.events,
-      byEvent: summary.byEvent,
-      skipped: summary.skipped,
-      lost: summary.lost,
-      badLines: summary.badLines,
-    },
+    trace: withoutWarnings(summary),
     devices: report.devices,
     errors: report.errors,
     warnings: report.warnings,
@@ -48,4 +33,9 @@ export function auditJson(report: AuditReport, summary: TraceSummary, version: s
     preexisting: report.preexisting,
     liveAtEnd: report.liveAtEnd,
   };
+}
+
+function withoutWarnings(s: TraceSummary): Omit<TraceSummary, 'warnings'> {
+  const { file, lines, events, byEvent, skipped, lost, badLines } = s;
+  return { file, lines, events, byEvent, skipped, lost, badLines };
 }

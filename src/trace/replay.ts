@@ -8,11 +8,12 @@
  * to another machine); a dma_map_sg entry's length is only known when the list was not merged
  * (nents == ents), otherwise each entry is taken to run to the end of its page; calls on mappings
  * made before the trace began cannot be replayed and are counted; devices get a 32-bit DMA mask
- * unless the trace shows a bus address above 4 GiB.
+ * unless the trace shows a bus address above 4 GiB; dma_sync_sg_* and dma_map_resource are not
+ * replayed (neither moves a bounce slot or an IOVA).
  */
 import type { Device } from '../kernel/device/device.js';
 import { DmaDataDirection } from '../kernel/dma/direction.js';
-import type { DmaAddr } from '../lib/addr.js';
+import type { DmaAddr, VirtAddr } from '../lib/addr.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { sgInitTable, sgSetPage } from '../kernel/lib/scatterlist.js';
 import type { Scatterlist } from '../kernel/lib/scatterlist.js';
@@ -98,7 +99,8 @@ interface Held {
   readonly order: number;
   readonly sg: Scatterlist[] | null;
   readonly nents: number;
-  readonly vaddr: number;
+  /** The CPU address of a coherent allocation; null for streaming maps. */
+  readonly vaddr: VirtAddr | null;
 }
 
 function hexOf(v: bigint | number): string {
@@ -267,7 +269,7 @@ export class TraceReplayer {
         return false;
       }
       this.note(r, recorded, dma);
-      const held = { dev, dma, size, dir, ...p, sg: null, nents: 0, vaddr: 0 };
+      const held = { dev, dma, size, dir, ...p, sg: null, nents: 0, vaddr: null };
       this.held.set(`${name}|${hexOf(recorded)}`, held);
       this.atPeak(r, dev);
       return true;
@@ -340,7 +342,7 @@ export class TraceReplayer {
           ...p0,
           sg,
           nents: sg.length,
-          vaddr: 0,
+          vaddr: null,
         });
         this.sgPages.set(key, pages);
         this.atPeak(r, dev);
@@ -366,8 +368,8 @@ export class TraceReplayer {
       this.k.dma.dmaUnmapSg(h.dev, h.sg[0] as Scatterlist, h.nents, dir);
       for (const p of this.sgPages.get(key) ?? []) this.k.pages.freePagesPage(p.pfn, p.order);
       this.sgPages.delete(key);
-    } else if (h.order < 0) {
-      this.k.dma.dmaFreeCoherent(h.dev, h.size, h.vaddr as never, h.dma);
+    } else if (h.vaddr !== null) {
+      this.k.dma.dmaFreeCoherent(h.dev, h.size, h.vaddr, h.dma);
     } else {
       this.k.dma.dmaUnmapPage(h.dev, h.dma, size === 0 ? h.size : size, dir);
       this.k.pages.freePagesPage(h.pfn, h.order);
@@ -381,19 +383,31 @@ export class TraceReplayer {
     dir: DmaDataDirection,
     forCpu: boolean,
   ): void {
-    // The mapping containing the synced range, by its recorded start.
-    for (const [key, h] of this.held) {
-      if (!key.startsWith(`${name}|0x`) || h.sg !== null || h.order < 0) continue;
-      const start = BigInt(key.slice(name.length + 1));
-      if (addr < start || addr + BigInt(size) > start + BigInt(h.size)) continue;
-      this.calls++;
-      this.replayed++;
-      const at = (h.dma + Number(addr - start)) as DmaAddr;
-      if (forCpu) this.k.dma.dmaSyncSingleForCpu(h.dev, at, size, dir);
-      else this.k.dma.dmaSyncSingleForDevice(h.dev, at, size, dir);
+    this.calls++;
+    const found = this.containing(name, addr, size);
+    if (found === null) {
+      this.preexisting++;
       return;
     }
-    this.calls++;
-    this.preexisting++;
+    this.replayed++;
+    const at = (found.h.dma + Number(addr - found.start)) as DmaAddr;
+    if (forCpu) this.k.dma.dmaSyncSingleForCpu(found.h.dev, at, size, dir);
+    else this.k.dma.dmaSyncSingleForDevice(found.h.dev, at, size, dir);
+  }
+
+  /**
+   * The streaming mapping whose recorded range holds [addr, addr+size): most syncs name the
+   * mapping's own address (one lookup); a sync inside a mapping takes a walk over the live ones.
+   */
+  private containing(name: string, addr: bigint, size: number): { h: Held; start: bigint } | null {
+    const exact = this.held.get(`${name}|${hexOf(addr)}`);
+    if (exact !== undefined && exact.sg === null && exact.vaddr === null && size <= exact.size)
+      return { h: exact, start: addr };
+    for (const [key, h] of this.held) {
+      if (!key.startsWith(`${name}|0x`) || h.sg !== null || h.vaddr !== null) continue;
+      const start = BigInt(key.slice(name.length + 1));
+      if (addr >= start && addr + BigInt(size) <= start + BigInt(h.size)) return { h, start };
+    }
+    return null;
   }
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -64,14 +64,19 @@ describe('dmasim run', () => {
     expect(run(args).out).toBe(run(args).out);
   });
 
-  it('leaves an existing file alone when it cannot write the new one', () => {
+  it('leaves an existing file as it was when writing the new one fails', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dmasim-cli-'));
     const target = join(dir, 'keep.trace');
     writeFileSync(target, 'old');
-    const r = run(['run', 'coherence', '--trace', join(dir, 'missing', 'x.trace')]);
+    // The temporary file the write goes through cannot be created: a directory is in the way.
+    mkdirSync(`${target}.${process.pid}.tmp`);
+    const r = run(['run', 'coherence', '--trace', target]);
     expect(r.status).toBe(2);
-    expect(r.err).toMatch(/^dmasim: cannot write .*x\.trace: ENOENT; check the directory exists/);
+    expect(r.err).toMatch(/^dmasim: cannot write .*keep\.trace: EEXIST; check the directory/);
     expect(readFileSync(target, 'utf8')).toBe('old');
+    const missing = run(['run', 'coherence', '--trace', join(dir, 'missing', 'x.trace')]);
+    expect(missing.status).toBe(2);
+    expect(missing.err).toMatch(/cannot write .*x\.trace: ENOENT/);
   });
 });
 

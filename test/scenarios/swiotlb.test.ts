@@ -4,10 +4,21 @@ import type { RunOptions } from '../../src/scenarios/options.js';
 import { resolveParams, runScenario } from '../../src/scenarios/run.js';
 import { swiotlbScenario } from '../../src/scenarios/swiotlb.js';
 
-function run(arch: RunOptions['arch'], raw: Record<string, string> = {}, seed = 1) {
+function run(
+  arch: RunOptions['arch'],
+  raw: Record<string, string> = {},
+  seed = 1,
+  swiotlbSize?: number,
+) {
   const params = resolveParams(swiotlbScenario, raw);
-  return runScenario(swiotlbScenario, { ...DEFAULT_RUN_OPTIONS, arch, seed, params }, 'test')
-    .report;
+  const o: RunOptions = {
+    ...DEFAULT_RUN_OPTIONS,
+    arch,
+    seed,
+    params,
+    ...(swiotlbSize === undefined ? {} : { swiotlbSize }),
+  };
+  return runScenario(swiotlbScenario, o, 'test').report;
 }
 
 describe.each(swiotlbScenario.archs)('the swiotlb scenario on %s', (arch) => {
@@ -25,7 +36,7 @@ describe.each(swiotlbScenario.archs)('the swiotlb scenario on %s', (arch) => {
   });
 
   it('a 512 KiB pool fills: the kernel says so and the extra maps fail', () => {
-    const r = run(arch, { pool: '512K', buffers: '48', size: '16K' });
+    const r = run(arch, { buffers: '48', size: '16K' }, 1, 512 * 1024);
     const h = r.happened;
     expect(h['pool slots']).toBe(256);
     expect(h['bounced maps']).toBe(32);
@@ -40,8 +51,8 @@ describe.each(swiotlbScenario.archs)('the swiotlb scenario on %s', (arch) => {
   });
 
   it('is deterministic for a seed', () => {
-    const a = run(arch, { pool: '512K', buffers: '40' }, 7);
-    const b = run(arch, { pool: '512K', buffers: '40' }, 7);
+    const a = run(arch, { buffers: '40' }, 7, 512 * 1024);
+    const b = run(arch, { buffers: '40' }, 7, 512 * 1024);
     expect(JSON.stringify(a)).toBe(JSON.stringify(b));
   });
 });

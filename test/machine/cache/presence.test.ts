@@ -28,8 +28,12 @@ describe('the line presence bits', () => {
         for (let l = p.next(0, hi); l < hi; l = p.next(l + 1, hi)) seen.push(l);
         expect(seen).toEqual(sorted);
         for (const l of sorted) expect(p.has(l)).toBe(true);
-        // A range that ends at a resident line does not return it.
-        if (sorted.length > 0) expect(p.next(0, sorted[0]!)).toBe(sorted[0]);
+        // A range starting past a resident line finds the next one, and stops at its end.
+        for (let i = 0; i < sorted.length; i++) {
+          const l = sorted[i] as number;
+          expect(p.next(l + 1, hi)).toBe(sorted[i + 1] ?? hi);
+          expect(p.next(0, l)).toBe(i === 0 ? l : sorted[0]);
+        }
       }),
       { numRuns: 200, seed: 9 },
     );
