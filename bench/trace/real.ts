@@ -1,4 +1,7 @@
-/** The largest real trace (NVMe behind the IOMMU), fed in 64 KiB chunks as a file read would. */
+/**
+ * The largest real trace (NVMe behind the IOMMU), fed in 64 KiB chunks of bytes as `dmasim check`
+ * reads a file (src/cli/trace-file.ts).
+ */
 
 /** From dist/bench/trace/ up to the directory beside the repository. */
 export const TRACE = new URL(
@@ -7,8 +10,9 @@ export const TRACE = new URL(
 );
 const CHUNK = 1 << 16;
 
-export function chunksOf(text: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < text.length; i += CHUNK) out.push(text.slice(i, i + CHUNK));
+/** The file's bytes in read-sized chunks, each its own copy as a read fills a buffer. */
+export function chunksOf(bytes: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < bytes.length; i += CHUNK) out.push(bytes.slice(i, i + CHUNK));
   return out;
 }

@@ -129,10 +129,9 @@ const syncSingle = fieldsParser([DIR, DMA_ADDR, SIZE]);
 function byAllocLayout(withDir: EventParser, noDir: EventParser, phys: EventParser): EventParser {
   return (c, name) => {
     if (name !== 'dma_alloc' && name !== 'dma_free') return withDir(c, name);
-    const t = c.text;
-    const d = t.indexOf(' dir=', c.pos);
-    if (d >= 0 && d < t.indexOf(' dma_addr=', c.pos)) return withDir(c, name);
-    return t.includes(' phys_addr=', c.pos) ? phys(c, name) : noDir(c, name);
+    const d = c.find(' dir=');
+    if (d >= 0 && d < c.find(' dma_addr=')) return withDir(c, name);
+    return c.find(' phys_addr=') >= 0 ? phys(c, name) : noDir(c, name);
   };
 }
 
@@ -162,7 +161,7 @@ function checkLength(what: string, got: number, want: number): void {
 function mapSg(c: FieldCursor): ParsedTraceEvent {
   const dev = device(c, ' dir=');
   const dir = c.dir(' dir=');
-  if (!c.text.startsWith(' nents=', c.pos)) return mapSgPlain(c, dev, dir);
+  if (!c.at(' nents=')) return mapSgPlain(c, dev, dir);
   const [nRec, nents] = countPair(c, ' nents=');
   const [eRec, ents] = countPair(c, ' ents=');
   const cut = c.maybe(' [TRUNCATED]');
@@ -274,14 +273,14 @@ function iommuUnmap(c: FieldCursor): ParsedTraceEvent {
 function addDeviceToGroup(c: FieldCursor): ParsedTraceEvent {
   const groupId = c.dec('IOMMU: groupID=');
   c.lit(' device=');
-  const dev = c.text.slice(c.pos);
+  const dev = c.rest();
   if (dev === '') throw new FieldError('empty device name');
   return { event: 'add_device_to_group', groupId, device: dev };
 }
 
 function attachDevice(c: FieldCursor): ParsedTraceEvent {
   c.lit('IOMMU: device=');
-  const dev = c.text.slice(c.pos);
+  const dev = c.rest();
   if (dev === '') throw new FieldError('empty device name');
   return { event: 'attach_device_to_domain', device: dev };
 }

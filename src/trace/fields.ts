@@ -136,49 +136,72 @@ export function parseDirection(s: string): DmaDataDirection | null {
   return DIRS.get(s) ?? null;
 }
 
+/** Whether "0x" is at `i`. */
+function is0x(text: string, i: number): boolean {
+  return text.charCodeAt(i) === 48 && text.charCodeAt(i + 1) === 120;
+}
+
 /**
- * Walks the fields text of one event: literal labels, then values up to the next space. Reused
- * for every line (reset()), so reading allocates only the values it returns.
+ * Walks the fields text of one event, text[pos, end): literal labels, then values up to the next
+ * space. The text is usually a whole chunk of the input (the line is never cut out of it), so
+ * every search stops at `end`. Reused for every line (reset()), so reading allocates only the
+ * values it returns.
  */
 export class FieldCursor {
   text = '';
   pos = 0;
+  end = 0;
 
-  /** Starts on `text` at `pos` (the fields of an ftrace line begin after its columns). */
-  reset(text: string, pos = 0): this {
+  /** Starts on text[pos, end) (the fields of an ftrace line begin after its columns). */
+  reset(text: string, pos = 0, end = text.length): this {
     this.text = text;
     this.pos = pos;
+    this.end = end;
     return this;
   }
 
   /** Consumes `label` at the cursor. */
   lit(label: string): void {
-    if (!this.text.startsWith(label, this.pos)) throw this.missing(label);
+    if (this.pos + label.length > this.end || !this.text.startsWith(label, this.pos)) {
+      throw this.missing(label);
+    }
     this.pos += label.length;
+  }
+
+  /** Where `s` next occurs in the fields, or -1. */
+  find(s: string): number {
+    const at = this.text.indexOf(s, this.pos);
+    return at < 0 || at + s.length > this.end ? -1 : at;
   }
 
   /** The text from the cursor to the next occurrence of `stop` (not consumed). */
   until(stop: string): string {
-    const end = this.text.indexOf(stop, this.pos);
+    const end = this.find(stop);
     if (end < 0) throw this.missing(stop.trimStart());
     const s = this.text.slice(this.pos, end);
     this.pos = end;
     return s;
   }
 
+  /** The rest of the fields. */
+  rest(): string {
+    const s = this.text.slice(this.pos, this.end);
+    this.pos = this.end;
+    return s;
+  }
+
   /** The text from the cursor to the next space or the end. */
   token(): string {
-    const sp = this.text.indexOf(' ', this.pos);
-    const end = sp < 0 ? this.text.length : sp;
+    const end = this.valueEnd();
     const s = this.text.slice(this.pos, end);
     this.pos = end;
     return s;
   }
 
-  /** End of the value at the cursor: the next space or the end of the text. */
+  /** End of the value at the cursor: the next space or the end of the fields. */
   private valueEnd(): number {
     const sp = this.text.indexOf(' ', this.pos);
-    return sp < 0 ? this.text.length : sp;
+    return sp < 0 || sp > this.end ? this.end : sp;
   }
 
   /** `label` then a %llx value. */
@@ -197,7 +220,7 @@ export class FieldCursor {
     this.lit(label);
     const start = this.pos;
     const end = this.valueEnd();
-    const ok = this.text.startsWith('0x', start);
+    const ok = is0x(this.text, start);
     const v = ok ? hexU64(this.text, start + 2, end) : null;
     if (v === null) throw this.bad(label, this.text.slice(start, end));
     this.pos = end;
@@ -267,7 +290,7 @@ export class FieldCursor {
     while (i < close) {
       let stop = t.indexOf(',', i);
       if (stop < 0 || stop > close) stop = close;
-      const v = t.startsWith('0x', i) ? hexU64(t, i + 2, stop) : null;
+      const v = is0x(t, i) ? hexU64(t, i + 2, stop) : null;
       // A trailing comma ("{0x1,}") leaves an empty element before the brace.
       if (v === null || (stop === close && t.charCodeAt(stop - 1) === 44)) {
         throw this.bad(label, t.slice(start, end));
@@ -290,17 +313,23 @@ export class FieldCursor {
     return out;
   }
 
+  /** Whether `s` follows at the cursor. */
+  at(s: string): boolean {
+    return this.pos + s.length <= this.end && this.text.startsWith(s, this.pos);
+  }
+
   /** Whether `s` follows at the cursor (consumed if so). */
   maybe(s: string): boolean {
-    if (!this.text.startsWith(s, this.pos)) return false;
+    if (!this.at(s)) return false;
     this.pos += s.length;
     return true;
   }
 
   /** The fields must end here. */
   done(): void {
-    if (this.pos === this.text.length) return;
-    throw new FieldError(`unexpected text after the fields: ${quote(this.text.slice(this.pos))}`);
+    if (this.pos === this.end) return;
+    const extra = this.text.slice(this.pos, this.end);
+    throw new FieldError(`unexpected text after the fields: ${quote(extra)}`);
   }
 
   private bad(label: string, tok: string): FieldError {
@@ -309,7 +338,7 @@ export class FieldCursor {
 
   private missing(label: string): FieldError {
     const l = JSON.stringify(label.trim());
-    if (this.pos >= this.text.length) return new FieldError(`truncated: ends before ${l}`);
-    return new FieldError(`expected ${l} at ${quote(this.text.slice(this.pos))}`);
+    if (this.pos >= this.end) return new FieldError(`truncated: ends before ${l}`);
+    return new FieldError(`expected ${l} at ${quote(this.text.slice(this.pos, this.end))}`);
   }
 }

@@ -55,21 +55,23 @@ export function timestampToNs(ts: string): number | null {
 const COLUMNS =
   /^ *([^ ].*?)-(\d{1,10}) +\[(\d{1,6})\] +(?:([^\s:]{1,8}) +)?(\d+(?:\.\d+)?): +([^\s:]+):(?: +|$)/;
 
-/** Whether line[start, end) is a non-empty event name (no spaces). */
-function isWord(line: string, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) if (line.charCodeAt(i) === 32) return false;
-  return end > start;
-}
-
 function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
 
+/** Value of the decimal digit `c` (a char code), or -1. */
+function digit(c: number): number {
+  return c >= 48 && c <= 57 ? c - 48 : -1;
+}
+
 /**
- * Scans the columns of one line; reused for every line.
+ * Scans the columns of one line; reused for every line. The line is text[start, end) of a larger
+ * text (a chunk of the input), read in place; on success `text` and `end` say where the fields
+ * are, from `fieldsStart`.
  */
 export class ColumnScanner {
-  private text = '';
+  text = '';
+  end = 0;
   private taskStart = 0;
   private taskEnd = 0;
   private flagsStart = -1;
@@ -87,16 +89,18 @@ export class ColumnScanner {
   /** Where the fields text begins. */
   fieldsStart = 0;
 
-  /** Reads the columns of `line`; throws FieldError when they are not there. */
-  scan(line: string): void {
-    if (this.scanKernel(line)) return;
+  /** Reads the columns of text[start, end); throws FieldError when they are not there. */
+  scan(text: string, start = 0, end = text.length): void {
+    if (this.scanKernel(text, start, end)) return;
+    const line = text.slice(start, end);
+    this.text = line;
+    this.end = line.length;
     const m = COLUMNS.exec(line);
     const ns = m === null ? null : timestampToNs(m[5] ?? '');
     if (m === null || ns === null) {
       this.scanSlow(line);
       return;
     }
-    this.text = line;
     this.task = m[1] ?? '';
     this.pid = Number(m[2]);
     this.cpu = Number(m[3]);
@@ -111,43 +115,73 @@ export class ColumnScanner {
    * The fixed layout /sys/kernel/tracing/trace and trace_pipe print (trace_output.c): comm
    * right-aligned in 16 (a comm has at most 15 characters), "-", pid left-aligned in 7, " [",
    * three cpu digits, "] ", five flags (four in older kernels: not taken here), " ", then the
-   * timestamp right-aligned. Checked by
-   * position, which is several times faster than the pattern; false sends the line there.
+   * timestamp right-aligned with a decimal point. Checked by position, several times faster than
+   * the pattern; false sends the line there.
    */
-  private scanKernel(line: string): boolean {
+  private scanKernel(text: string, s: number, end: number): boolean {
     if (
-      line.charCodeAt(16) !== 45 ||
-      line.charCodeAt(25) !== 91 ||
-      line.charCodeAt(29) !== 93 ||
-      line.charCodeAt(30) !== 32 ||
-      line.charCodeAt(35) === 32 ||
-      line.charCodeAt(36) !== 32
+      end - s < 42 ||
+      text.charCodeAt(s + 16) !== 45 ||
+      text.charCodeAt(s + 25) !== 91 ||
+      text.charCodeAt(s + 29) !== 93 ||
+      text.charCodeAt(s + 30) !== 32 ||
+      text.charCodeAt(s + 35) === 32 ||
+      text.charCodeAt(s + 36) !== 32
     ) {
       return false;
     }
-    let t = 0;
-    while (line.charCodeAt(t) === 32) t++;
-    let p = 17;
-    while (isDigit(line.charCodeAt(p))) p++;
-    const pid = decimal(line, 17, p);
-    const cpu = decimal(line, 26, 29);
-    let ts = 37;
-    while (line.charCodeAt(ts) === 32) ts++;
-    const colon = line.indexOf(': ', ts);
-    const nameEnd = colon < 0 ? -1 : line.indexOf(':', colon + 2);
-    const ns = colon < 0 ? null : timestampToNs(line.slice(ts, colon));
-    if (t >= 16 || pid === null || cpu === null || ns === null || nameEnd < 0) return false;
-    if (line.charCodeAt(p) !== 32 || !isWord(line, colon + 2, nameEnd)) return false;
-    this.text = line;
-    this.task = line.slice(t, 16);
+    let t = s;
+    while (text.charCodeAt(t) === 32) t++;
+    let p = s + 17;
+    let pid = 0;
+    for (let d = digit(text.charCodeAt(p)); d >= 0; d = digit(text.charCodeAt(++p))) {
+      pid = pid * 10 + d;
+    }
+    const c0 = digit(text.charCodeAt(s + 26));
+    const c1 = digit(text.charCodeAt(s + 27));
+    const c2 = digit(text.charCodeAt(s + 28));
+    if (t >= s + 16 || p === s + 17 || text.charCodeAt(p) !== 32) return false;
+    if (c0 < 0 || c1 < 0 || c2 < 0) return false;
+    const colon = this.scanKernelTime(text, s + 37, end);
+    if (colon < 0) return false;
+    let e = colon + 2;
+    while (e < end && text.charCodeAt(e) !== 58 && text.charCodeAt(e) !== 32) e++;
+    if (e === colon + 2 || e === end || text.charCodeAt(e) !== 58) return false;
+    this.text = text;
+    this.end = end;
+    this.task = text.slice(t, s + 16);
     this.pid = pid;
-    this.cpu = cpu;
-    this.flags = line.slice(31, 36);
-    this.timestamp = line.slice(ts, colon);
-    this.timestampNs = ns;
-    this.name = line.slice(colon + 2, nameEnd);
-    this.fieldsStart = line.charCodeAt(nameEnd + 1) === 32 ? nameEnd + 2 : nameEnd + 1;
+    this.cpu = c0 * 100 + c1 * 10 + c2;
+    this.flags = text.slice(s + 31, s + 36);
+    this.name = text.slice(colon + 2, e);
+    this.fieldsStart = text.charCodeAt(e + 1) === 32 ? e + 2 : e + 1;
     return true;
+  }
+
+  /**
+   * "<secs>.<digits>: " from `from` after the padding; sets the timestamp; @returns the colon's
+   * index, or -1 when it is not there.
+   */
+  private scanKernelTime(text: string, from: number, end: number): number {
+    let i = from;
+    while (text.charCodeAt(i) === 32) i++;
+    const ts = i;
+    let secs = 0;
+    for (let d = digit(text.charCodeAt(i)); d >= 0; d = digit(text.charCodeAt(++i))) {
+      secs = secs * 10 + d;
+    }
+    if (i === ts || i - ts > 15 || text.charCodeAt(i) !== 46 /* . */) return -1;
+    const f = ++i;
+    let frac = 0;
+    for (let d = digit(text.charCodeAt(i)); d >= 0; d = digit(text.charCodeAt(++i))) {
+      frac = frac * 10 + d;
+    }
+    const n = i - f;
+    if (n === 0 || n > NS_DIGITS || i + 2 > end || text.charCodeAt(i) !== 58) return -1;
+    if (text.charCodeAt(i + 1) !== 32) return -1;
+    this.timestamp = text.slice(ts, i);
+    this.timestampNs = secs * 1e9 + frac * (POW10[NS_DIGITS - n] ?? 1);
+    return i;
   }
 
   /**
@@ -155,7 +189,6 @@ export class ColumnScanner {
    * malformed ones), so that a bad line's message says which column is wrong.
    */
   private scanSlow(line: string): void {
-    this.text = line;
     const open = this.findCpu(line);
     const close = line.indexOf(']', open);
     this.cpu = decimal(line, open + 1, close) ?? 0;

@@ -7,6 +7,7 @@
  * lenient mode becomes a warning.
  */
 import { ConfigError } from '../lib/errors.js';
+import { hostAsciiDecode } from '../lib/host.js';
 import type { EventParser } from './dma-events.js';
 import { EVENT_PARSERS } from './dma-events.js';
 import type { ParsedTraceEvent } from './events.js';
@@ -79,11 +80,11 @@ function isTraceCmdHeader(line: string): boolean {
   return /^cpus=\d+$/.test(line) || /^version = \S+$/.test(line) || /^CPU \d+ is empty$/.test(line);
 }
 
-function isBlank(line: string): boolean {
-  const last = line.charCodeAt(line.length - 1);
-  if (last !== 32 && last !== 9) return line.length === 0;
-  for (let i = 0; i < line.length; i++) {
-    const c = line.charCodeAt(i);
+function isBlank(text: string, start: number, end: number): boolean {
+  const last = text.charCodeAt(end - 1);
+  if (end > start && last !== 32 && last !== 9) return false;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
     if (c !== 32 && c !== 9) return false;
   }
   return true;
@@ -93,6 +94,9 @@ function isBlank(line: string): boolean {
 interface Utf8Decoder {
   decode(input?: Uint8Array, opts?: { stream?: boolean }): string;
 }
+
+/** The host's ASCII decoder (Node), or null (browsers: TextDecoder only). */
+const ASCII = hostAsciiDecode();
 
 const LOST = /^CPU:\d+ \[LOST (\d+) EVENTS\]$/;
 
@@ -137,7 +141,7 @@ export class TraceReader {
       if (this.carry !== '' || this.discarding) {
         this.finishCarry(chunk.slice(0, nl));
       } else {
-        this.line(chunk.slice(start, nl));
+        this.line(chunk, start, nl);
       }
       start = nl + 1;
       nl = chunk.indexOf('\n', start);
@@ -148,6 +152,12 @@ export class TraceReader {
 
   /** Reads a chunk of UTF-8 bytes (invalid sequences become bad lines). */
   pushBytes(chunk: Uint8Array): TraceRecord[] {
+    // ASCII chunks take the host's fast path until the first that is not; from then on the
+    // decoder may hold part of a sequence, so every later chunk goes through it.
+    if (this.decoder === null && ASCII !== null) {
+      const text = ASCII(chunk);
+      if (text !== null) return this.push(text);
+    }
     this.decoder ??= new TextDecoder('utf-8');
     return this.push(this.decoder.decode(chunk, { stream: true }));
   }
@@ -155,7 +165,7 @@ export class TraceReader {
   /** The input is complete: reads the last line (if unterminated); checks it was not empty. */
   end(): TraceRecord[] {
     if (this.decoder !== null) this.push(this.decoder.decode());
-    if (this.carry !== '' && !this.discarding) this.line(this.carry);
+    if (this.carry !== '' && !this.discarding) this.line(this.carry, 0, this.carry.length);
     this.carry = '';
     if (this.nonBlank === 0) {
       throw new TraceParseError(this.file, 0, `${this.file}: empty file (no trace lines)`);
@@ -207,34 +217,39 @@ export class TraceReader {
     }
     const line = this.carry + rest;
     this.carry = '';
-    this.line(line);
+    this.line(line, 0, line.length);
   }
 
-  /** One complete line (without its newline). */
-  private line(raw: string): void {
+  /** One complete line, text[start, end) without its newline; read in place. */
+  private line(text: string, start: number, end: number): void {
     this.lineNo++;
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    if (this.suspect && this.binary(line)) return;
-    const c0 = line.charCodeAt(0);
-    if (c0 === 35 /* # */) {
+    const last = end > start && text.charCodeAt(end - 1) === 13 /* \r */ ? end - 1 : end;
+    if (this.suspect && this.binary(text.slice(start, last))) return;
+    const c0 = text.charCodeAt(start);
+    if (c0 === 35 /* # */ && start < last) {
       this.nonBlank++;
       return;
     }
-    if (isBlank(line)) return;
+    if (isBlank(text, start, last)) return;
     this.nonBlank++;
-    if ((c0 === 67 /* C */ || c0 === 99 /* c */ || c0 === 118) /* v */ && this.notice(line)) return;
+    if (
+      (c0 === 67 /* C */ || c0 === 99 /* c */ || c0 === 118) /* v */ &&
+      this.notice(text.slice(start, last))
+    )
+      return;
     try {
-      this.event(line);
+      this.event(text, start, last);
     } catch (e) {
       if (!(e instanceof FieldError)) throw e;
-      this.bad(this.cols.name === '' ? e.message : `${this.cols.name}: ${e.message}`, line);
+      const name = this.cols.name;
+      this.bad(name === '' ? e.message : `${name}: ${e.message}`, text.slice(start, last));
     }
   }
 
-  private event(line: string): void {
+  private event(text: string, start: number, end: number): void {
     const cols = this.cols;
     cols.name = '';
-    cols.scan(line);
+    cols.scan(text, start, end);
     const name = cols.name;
     let seen = this.byEvent.get(name);
     if (seen === undefined) {
@@ -243,7 +258,7 @@ export class TraceReader {
     }
     seen.count++;
     if (seen.parse === null) return;
-    const ev = seen.parse(this.cursor.reset(line, cols.fieldsStart), name);
+    const ev = seen.parse(this.cursor.reset(cols.text, cols.fieldsStart, cols.end), name);
     this.out.push(cols.record(this.lineNo, ev));
     this.events++;
   }
