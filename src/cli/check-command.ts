@@ -7,7 +7,7 @@
  * The file streams through the reader and the auditor (trace-file.ts), so memory stays flat.
  */
 import type { Command } from 'commander';
-import { TraceAuditor } from '../trace/audit.js';
+import { AUDITED_EVENTS, TraceAuditor } from '../trace/audit.js';
 import type { AuditReport } from '../trace/audit.js';
 import { auditJson } from '../trace/audit-json.js';
 import type { AuditJson } from '../trace/audit-json.js';
@@ -34,9 +34,14 @@ export function checkTraceFile(
   lenient: boolean,
 ): { report: AuditReport; summary: TraceSummary } {
   const auditor = new TraceAuditor();
-  const summary = eachTraceRecord(path, lenient, (r) => {
-    auditor.push(r);
-  });
+  const summary = eachTraceRecord(
+    path,
+    lenient,
+    (r) => {
+      auditor.push(r);
+    },
+    AUDITED_EVENTS,
+  );
   return { report: auditor.finish(summary), summary };
 }
 

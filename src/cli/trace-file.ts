@@ -15,11 +15,15 @@ function cannotRead(path: string, e: unknown): ConfigError {
   return new ConfigError(`${path}: cannot read the trace (${String(code ?? e)})`);
 }
 
-/** Calls `fn` for each record of the trace at `path`; @returns the reader's summary. */
+/**
+ * Calls `fn` for each record of the trace at `path`; `events` limits the records to those
+ * names (see TraceReaderOptions). @returns the reader's summary.
+ */
 export function eachTraceRecord(
   path: string,
   lenient: boolean,
   fn: (r: TraceRecord) => void,
+  events?: ReadonlySet<string>,
 ): TraceSummary {
   let fd: number;
   try {
@@ -27,7 +31,9 @@ export function eachTraceRecord(
   } catch (e) {
     throw cannotRead(path, e);
   }
-  const reader = new TraceReader({ file: path, lenient });
+  const reader = new TraceReader(
+    events === undefined ? { file: path, lenient } : { file: path, lenient, events },
+  );
   try {
     const buf = new Uint8Array(CHUNK);
     for (;;) {

@@ -77,13 +77,14 @@ export interface DeviceStats {
   readonly dmaRange: { readonly min: string | null; readonly max: string | null };
 }
 
-function inc(r: Record<string, number>, k: string, n = 1): void {
-  r[k] = (r[k] ?? 0) + n;
+/** Counts one more `k` (a Map: objects with keys added at run time are slow to update). */
+function inc(m: Map<string, number>, k: string): void {
+  m.set(k, (m.get(k) ?? 0) + 1);
 }
 
 /** Accumulates one device's statistics. */
 export class DeviceStatsBuilder {
-  readonly calls: Record<string, number> = {};
+  private readonly calls = new Map<string, number>();
   behindIommu = false;
   maps = 0;
   failedMaps = 0;
@@ -96,7 +97,7 @@ export class DeviceStatsBuilder {
   peakTimestamp: string | null = null;
   peakLine: number | null = null;
   private readonly sizes = new Map<number, number>();
-  readonly directions: Record<string, number> = {};
+  private readonly directions = new Map<string, number>();
   bounced = 0;
   slots = 0;
   slotsHighWater = 0;
@@ -144,7 +145,7 @@ export class DeviceStatsBuilder {
 
   build(): DeviceStats {
     return {
-      calls: { ...this.calls },
+      calls: Object.fromEntries(this.calls),
       behindIommu: this.behindIommu,
       maps: this.maps,
       failedMaps: this.failedMaps,
@@ -161,7 +162,7 @@ export class DeviceStatsBuilder {
       sizes: Object.fromEntries(
         [...this.sizes].sort((a, b) => a[0] - b[0]).map(([b, n]) => [bucketLabel(b), n]),
       ),
-      directions: { ...this.directions },
+      directions: Object.fromEntries(this.directions),
       swiotlb: { bounced: this.bounced, slotsHighWater: this.slotsHighWater },
       dmaRange: {
         min: this.min === null ? null : hexAddr(this.min),

@@ -43,6 +43,37 @@ function isNull(p: TracePtr): boolean {
   return typeof p === 'string' ? /^0*$/.test(p) : p === 0 || p === 0n;
 }
 
+/**
+ * The events the audit reads: the dma:* calls, swiotlb bounces, devices joining IOMMU groups and
+ * IOMMU faults. Others (iommu map/unmap, the IOMMU driver's page-table work) do not change it, so
+ * `dmasim check` has the reader count them without reading their fields.
+ */
+export const AUDITED_EVENTS: ReadonlySet<string> = new Set([
+  'dma_map_page',
+  'dma_map_resource',
+  'dma_map_phys',
+  'dma_unmap_page',
+  'dma_unmap_phys',
+  'dma_unmap_resource',
+  'dma_alloc',
+  'dma_alloc_pages',
+  'dma_alloc_sgt',
+  'dma_alloc_sgt_err',
+  'dma_free',
+  'dma_free_pages',
+  'dma_free_sgt',
+  'dma_map_sg',
+  'dma_map_sg_err',
+  'dma_unmap_sg',
+  'dma_sync_single_for_cpu',
+  'dma_sync_single_for_device',
+  'dma_sync_sg_for_cpu',
+  'dma_sync_sg_for_device',
+  'swiotlb_bounced',
+  'add_device_to_group',
+  'io_page_fault',
+]);
+
 /** The incremental auditor. */
 export class TraceAuditor {
   private readonly devices = new Map<string, DeviceState>();
@@ -56,6 +87,8 @@ export class TraceAuditor {
   private readonly preByEvent: Record<string, number> = {};
   private readonly preFirst: PreexistingCall[] = [];
   private rec: TraceRecord | null = null;
+  private lastName = '';
+  private lastDev: DeviceState | undefined = undefined;
 
   constructor(opts: AuditOptions = {}) {
     this.maxFindings = opts.maxFindings ?? 10000;
@@ -231,12 +264,15 @@ export class TraceAuditor {
   }
 
   private dev(name: string, event: string): DeviceState {
-    let d = this.devices.get(name);
+    // Most traces are one device's: comparing with the last name beats hashing a new string.
+    let d = name === this.lastName ? this.lastDev : this.devices.get(name);
     if (d === undefined) {
       d = new DeviceState(new DeviceStatsBuilder());
       if (this.iommuDevices.has(name)) d.stats.setBehindIommu();
       this.devices.set(name, d);
     }
+    this.lastName = name;
+    this.lastDev = d;
     d.stats.call(event);
     return d;
   }

@@ -34,6 +34,11 @@ export interface TraceReaderOptions {
   readonly lenient?: boolean;
   /** Warnings kept in the list (all are counted); default 1000, so memory stays flat. */
   readonly maxWarnings?: number;
+  /**
+   * The event names to read into records; every other event is counted and skipped, its fields
+   * unread. Default: every name with a parser.
+   */
+  readonly events?: ReadonlySet<string>;
 }
 
 /** What a read saw, for the report; all counts are of lines. */
@@ -45,7 +50,7 @@ export interface TraceSummary {
   readonly events: number;
   /** Every event line by event name, parsed or not. */
   readonly byEvent: Readonly<Record<string, number>>;
-  /** Event lines counted and skipped (no parser), by name. */
+  /** Event lines counted and skipped (no parser, or not among the events asked for), by name. */
   readonly skipped: Readonly<Record<string, number>>;
   /** Events the ring buffer dropped, as trace_pipe's "[LOST n EVENTS]" lines report them. */
   readonly lost: number;
@@ -108,6 +113,7 @@ export class TraceReader {
   readonly file: string;
   private readonly lenient: boolean;
   private readonly maxWarnings: number;
+  private readonly only: ReadonlySet<string> | null;
   private readonly cols = new ColumnScanner();
   private readonly cursor = new FieldCursor();
   private carry = '';
@@ -123,13 +129,17 @@ export class TraceReader {
   private badLines = 0;
   private readonly warnings: TraceWarning[] = [];
   /** Lines per event name, and the name's parser (null: counted and skipped). */
-  private readonly byEvent = new Map<string, { count: number; parse: EventParser | null }>();
+  private readonly byEvent = new Map<
+    string,
+    { name: string; count: number; parse: EventParser | null }
+  >();
   private out: TraceRecord[] = [];
 
   constructor(opts: TraceReaderOptions = {}) {
     this.file = opts.file ?? '<trace>';
     this.lenient = opts.lenient ?? false;
     this.maxWarnings = opts.maxWarnings ?? 1000;
+    this.only = opts.events ?? null;
   }
 
   /** Reads a chunk of text; returns the records of the lines it completed. */
@@ -253,12 +263,14 @@ export class TraceReader {
     const name = cols.name;
     let seen = this.byEvent.get(name);
     if (seen === undefined) {
-      seen = { count: 0, parse: EVENT_PARSERS.get(name) ?? null };
+      const wanted = this.only === null || this.only.has(name);
+      seen = { name, count: 0, parse: wanted ? (EVENT_PARSERS.get(name) ?? null) : null };
       this.byEvent.set(name, seen);
     }
     seen.count++;
     if (seen.parse === null) return;
-    const ev = seen.parse(this.cursor.reset(cols.text, cols.fieldsStart, cols.end), name);
+    // The first line's copy of the name: later lookups by it reuse its hash.
+    const ev = seen.parse(this.cursor.reset(cols.text, cols.fieldsStart, cols.end), seen.name);
     this.out.push(cols.record(this.lineNo, ev));
     this.events++;
   }
