@@ -118,7 +118,7 @@ export function formatCheck(doc: AuditJson): string {
   const out = [
     `dmasim ${doc.dmasim}: check ${t.file}`,
     `  lines     ${t.lines}`,
-    `  events    ${t.events} parsed; skipped ${counts(t.skipped)}`,
+    `  events    ${t.events} audited; not used by the audit (counted): ${counts(t.skipped)}`,
   ];
   if (t.lost > 0) out.push(`  lost      ${t.lost} events (the ring buffer overflowed)`);
   if (t.badLines > 0) out.push(`  bad lines ${t.badLines} (skipped, --lenient)`);

@@ -32,7 +32,7 @@ describe('dmasim check', () => {
     expect(r.err).toBe('');
     expect(r.status).toBe(0);
     expect(r.out).toMatch(
-      /^dmasim \S+: check .*good\.trace\n {2}lines {5}4\n {2}events {4}3 parsed/,
+      /^dmasim \S+: check .*good\.trace\n {2}lines {5}4\n {2}events {4}3 audited; not used by the audit \(counted\): none\n/,
     );
     expect(r.out).toContain('Findings: none');
     expect(r.out).toContain('Preexisting (unmap/free/sync of mappings made before the trace began): 1'); // prettier-ignore
