@@ -91,6 +91,10 @@ export function statsLines(s: RunStats): string[] {
     rows.push(
       ['IOTLB hits / misses', `${s.iotlb.hits} / ${s.iotlb.misses}`],
       ['IOTLB invalidation requests', String(s.iotlb.invalidationRequests)],
+      [
+        'IOTLB invalidation CPU time',
+        `${(s.iotlb.invalidationWaitNs / 1000).toFixed(1)} µs (${s.iotlb.invalidationNs} ns each)`,
+      ],
       ['IOTLB entries invalidated / faults', `${s.iotlb.invalidations} / ${s.iotlb.faults}`],
     );
   if (s.iova !== null)

@@ -8,25 +8,19 @@ import type { Command } from 'commander';
 import { Kernel } from '../kernel/kernel.js';
 import { Machine } from '../machine/machine.js';
 import { ARCH_NAMES } from '../machine/profile.js';
-import type { ArchName } from '../machine/profile.js';
 import { DEFAULT_RUN_OPTIONS, kernelCmdline, machineConfig } from '../scenarios/options.js';
-import type { IommuMode, RunOptions, SwiotlbMode } from '../scenarios/options.js';
+import type { RunOptions } from '../scenarios/options.js';
 import { StatsTracker } from '../scenarios/stats.js';
 import type { RunStats } from '../scenarios/stats.js';
 import { TraceReplayer } from '../trace/replay.js';
 import type { ReplayResult } from '../trace/replay.js';
 import { alignTable, statsLines } from './format-report.js';
 import type { CliIo } from './io.js';
-import { addMachineOptions } from './run-command.js';
+import { addMachineOptions, machineOptions } from './run-command.js';
+import type { MachineFlags } from './run-command.js';
 import { eachTraceRecord } from './trace-file.js';
 
-interface ReplayFlags {
-  arch: ArchName;
-  ram: number;
-  iommu: IommuMode;
-  swiotlb: SwiotlbMode;
-  swiotlbSize?: number;
-  cmdline: string;
+interface ReplayFlags extends MachineFlags {
   json?: boolean;
   lenient?: boolean;
 }
@@ -42,12 +36,7 @@ export interface ReplayJson {
 function replayFile(file: string, f: ReplayFlags, version: string): ReplayJson {
   const o: RunOptions = {
     ...DEFAULT_RUN_OPTIONS,
-    arch: f.arch,
-    ramSize: f.ram,
-    iommu: f.iommu,
-    swiotlb: f.swiotlb,
-    ...(f.swiotlbSize === undefined ? {} : { swiotlbSize: f.swiotlbSize }),
-    cmdline: f.cmdline,
+    ...machineOptions(f),
     checkers: [],
   };
   const cmdline = kernelCmdline(o);

@@ -9,6 +9,7 @@ import {
   SWIOTLB_MODES,
   DEFAULT_RUN_OPTIONS,
   parseCheckers,
+  parseNs,
   parseSize,
 } from '../scenarios/options.js';
 import type { CheckerName, IommuMode, RunOptions, SwiotlbMode } from '../scenarios/options.js';
@@ -17,18 +18,42 @@ import { resolveParams, runScenario } from '../scenarios/run.js';
 import type { RunResult } from '../scenarios/run.js';
 import type { Scenario } from '../scenarios/scenario.js';
 import { ConfigError } from '../lib/errors.js';
+import { INVALIDATION_NS } from '../machine/iommu/iommu.js';
 import type { ArchName } from '../machine/profile.js';
 import { formatReport } from './format-report.js';
 import { Progress } from './progress.js';
 import type { CliIo } from './io.js';
 
-interface SharedFlags {
+/** The flags addMachineOptions declares. */
+export interface MachineFlags {
   arch: ArchName;
   ram: number;
   iommu: IommuMode;
   swiotlb: SwiotlbMode;
   swiotlbSize?: number;
+  iotlbInvNs?: number;
   cmdline: string;
+}
+
+/** RunOptions' machine part, from those flags. */
+export function machineOptions(
+  f: MachineFlags,
+): Pick<
+  RunOptions,
+  'arch' | 'ramSize' | 'iommu' | 'swiotlb' | 'swiotlbSize' | 'iotlbInvalidationNs' | 'cmdline'
+> {
+  return {
+    arch: f.arch,
+    ramSize: f.ram,
+    iommu: f.iommu,
+    swiotlb: f.swiotlb,
+    ...(f.swiotlbSize === undefined ? {} : { swiotlbSize: f.swiotlbSize }),
+    ...(f.iotlbInvNs === undefined ? {} : { iotlbInvalidationNs: f.iotlbInvNs }),
+    cmdline: f.cmdline,
+  };
+}
+
+interface SharedFlags extends MachineFlags {
   coherent?: boolean;
   seed: number;
   checkers: CheckerName[];
@@ -90,6 +115,11 @@ export function addMachineOptions(c: Command, archs: readonly string[]): Command
       '--swiotlb-size <size>',
       'SWIOTLB pool size (swiotlb=<slots>)',
       parser((v) => parseSize('--swiotlb-size', v)),
+    )
+    .option(
+      '--iotlb-inv-ns <ns>',
+      `CPU time of one IOTLB invalidation request, in ns (default ${INVALIDATION_NS})`,
+      parser((v) => parseNs('--iotlb-inv-ns', v)),
     )
     .option('--cmdline <text>', 'more kernel command line (wins over the options above)', '');
 }
@@ -166,12 +196,7 @@ function runOne(
     if (typeof v === 'string') raw[p.name] = v;
   }
   const opts: RunOptions = {
-    arch: f.arch,
-    ramSize: f.ram,
-    iommu: f.iommu,
-    swiotlb: f.swiotlb,
-    ...(f.swiotlbSize === undefined ? {} : { swiotlbSize: f.swiotlbSize }),
-    cmdline: f.cmdline,
+    ...machineOptions(f),
     ...(f.coherent === undefined ? {} : { coherent: f.coherent }),
     seed: f.seed,
     checkers: f.checkers,

@@ -28,6 +28,8 @@ export interface RunOptions {
   readonly swiotlb: SwiotlbMode;
   /** SWIOTLB pool size in bytes (swiotlb=<nslabs>); the kernel's 64 MiB when absent. */
   readonly swiotlbSize?: number;
+  /** CPU cost of one IOTLB invalidation request (the IOMMU's INVALIDATION_NS when absent). */
+  readonly iotlbInvalidationNs?: number;
   /** Extra kernel command line, appended after what the options above produce. */
   readonly cmdline: string;
   /** Override of the scenario's devices' coherency (--coherent / --no-coherent). */
@@ -54,6 +56,15 @@ export const DEFAULT_RUN_OPTIONS: RunOptions = {
   pcap: false,
   params: {},
 };
+
+/** A whole number of nanoseconds ("500"). */
+export function parseNs(what: string, v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) {
+    throw new ConfigError(`${what}: "${v}" is not a time; give a whole number of ns, e.g. 500`);
+  }
+  return n;
+}
 
 /** Sizes are memparse's (4096, 64K, 512M, 4G), with an optional B: "512MB". */
 export function parseSize(what: string, v: string): number {
@@ -116,5 +127,7 @@ export function kernelCmdline(o: RunOptions): string {
 
 /** The machine the shared options describe. */
 export function machineConfig(o: RunOptions): MachineConfig {
-  return { arch: o.arch, ramSize: o.ramSize, seed: o.seed, iommu: o.iommu !== 'off' };
+  const ns = o.iotlbInvalidationNs;
+  const iommu = o.iommu !== 'off' && ns !== undefined ? { invalidationNs: ns } : o.iommu !== 'off';
+  return { arch: o.arch, ramSize: o.ramSize, seed: o.seed, iommu };
 }

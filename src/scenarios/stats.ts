@@ -28,6 +28,9 @@ export interface RunStats {
     readonly invalidations: number;
     /** Invalidation requests issued (page, range, domain-wide and global together). */
     readonly invalidationRequests: number;
+    /** CPU time those requests cost, at `invalidationNs` each (a charge; the clock does not move). */
+    readonly invalidationWaitNs: number;
+    readonly invalidationNs: number;
     readonly faults: number;
   } | null;
   /** Null when the kernel set up no bounce buffer pool. */
@@ -130,6 +133,8 @@ export class StatsTracker {
                 (a, b) => a + b,
                 0,
               ),
+              invalidationWaitNs: io.invalidationWaitNs,
+              invalidationNs: io.invalidationNs,
               faults: io.faults.length + io.faultsDropped,
             },
       swiotlb:

@@ -31,6 +31,20 @@ describe('dmasim run', () => {
     expect(doc.config.cmdline).toBe('intel_iommu=on iommu.strict=1');
   });
 
+  it('--iotlb-inv-ns sets what each invalidation request costs in the statistics', () => {
+    const args = ['run', 'e1000', '--count', '2', '--iommu', 'strict', '--json'];
+    type Doc = { stats: { stats: { iotlb: Record<string, number> } }[] };
+    const iotlb = (extra: string[]) =>
+      (JSON.parse(run([...args, ...extra]).out) as Doc).stats[0]!.stats.iotlb;
+    const dflt = iotlb([]);
+    const slow = iotlb(['--iotlb-inv-ns', '2000']);
+    expect(dflt['invalidationRequests']).toBeGreaterThan(0);
+    expect(slow['invalidationRequests']).toBe(dflt['invalidationRequests']);
+    expect(dflt['invalidationWaitNs']).toBe(dflt['invalidationRequests']! * 500);
+    expect(slow['invalidationWaitNs']).toBe(slow['invalidationRequests']! * 2000);
+    expect(slow['invalidationNs']).toBe(2000);
+  });
+
   it('--fail-on exits 1 only when a finding of those kinds occurs', () => {
     const bad = ['run', 'e1000', '--arch', 'arm64', '--mistake', 'skip-rx-sync', '--count', '3'];
     const found = JSON.parse(run([...bad, '--json']).out) as { findings: { kind: string }[] };
@@ -93,6 +107,10 @@ describe('bad usage exits 2 with a message naming the value and what is accepted
       /--ram: "lots" is not a size; give a positive number of bytes/,
     ],
     [['run', 'e1000', '--swiotlb-size', '0'], /--swiotlb-size: "0" is not a size/],
+    [
+      ['replay', 't.trace', '--iotlb-inv-ns', '0.5us'],
+      /--iotlb-inv-ns: "0.5us" is not a time; give a whole number of ns, e.g. 500/,
+    ],
     [['run', 'e1000', '--seed', '-1'], /"-1" is not a seed; give an integer from 0 to 4294967295/],
     [
       ['run', 'e1000', '--checkers', 'kasan'],

@@ -32,18 +32,20 @@ describe.skipIf(!existsSync(DIR))('replaying the real traces', () => {
     '%s in strict mode: one range invalidation per real cache_tag_flush_range',
     (name) => {
       const text = real(name);
-      const { k, r } = replay(text, 'intel_iommu=on iommu.strict=1', true);
+      const { k, r, s } = replay(text, 'intel_iommu=on iommu.strict=1', true);
       expect(r.failed).toBe(0);
       expect(r.replayed).toBe(r.calls - r.preexisting);
       expect(k.machine.iommu?.invalidationRequests.range).toBe(
         count(text, 'cache_tag_flush_range'),
       );
+      expect(s.iotlb?.invalidationWaitNs).toBe(count(text, 'cache_tag_flush_range') * 500);
     },
   );
 
   it('B in lazy mode: domain-wide flushes instead, far fewer', () => {
-    const { k } = replay(real('B_e1000_iommu_strict'), 'intel_iommu=on iommu.strict=0', true);
+    const { k, s } = replay(real('B_e1000_iommu_strict'), 'intel_iommu=on iommu.strict=0', true);
     const inv = k.machine.iommu?.invalidationRequests;
+    expect(s.iotlb?.invalidationWaitNs).toBe((inv?.domain ?? 0) * 500);
     expect(inv?.range).toBe(0);
     expect(inv?.domain).toBeGreaterThan(0);
     expect(inv?.domain).toBeLessThan(870 / 2);

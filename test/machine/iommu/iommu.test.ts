@@ -3,10 +3,15 @@ import { ConfigError } from '../../../src/lib/errors.js';
 import { Rng } from '../../../src/lib/rng.js';
 import { Clock } from '../../../src/machine/clock/clock.js';
 import { EventBus } from '../../../src/machine/events.js';
-import { Iommu, MAX_FAULT_RECORDS, type IommuDomain } from '../../../src/machine/iommu/iommu.js';
+import {
+  INVALIDATION_NS,
+  Iommu,
+  MAX_FAULT_RECORDS,
+  type IommuDomain,
+} from '../../../src/machine/iommu/iommu.js';
 import { formatBdf } from '../../../src/machine/iommu/fault.js';
 import { SparseRam } from '../../../src/machine/memory/ram.js';
-import { makeRig, rid, writePte } from './rig.js';
+import { makeRig, rid, tableAlloc, writePte } from './rig.js';
 
 const NIC = rid(0, 2, 0); // 00:02.0
 const MIB2 = 0x20_0000;
@@ -291,6 +296,27 @@ describe('configuration', () => {
     expect(() => make({ iotlbWays: 128 })).toThrow(ConfigError);
     expect(make({ addressWidth: 57 }).levels).toBe(5);
     expect(make({}).levels).toBe(4);
+    expect(() => make({ invalidationNs: -1 })).toThrow(
+      'iommu: invalidationNs -1 is not a time; give a whole number of ns >= 0',
+    );
+    expect(() => make({ invalidationNs: 0.5 })).toThrow(ConfigError);
+  });
+
+  it('charges every invalidation request, whatever its scope, invalidationNs of CPU time', () => {
+    const io = make({ invalidationNs: 700 });
+    const ram = new SparseRam();
+    const d = io.createDomain({
+      type: 'translated',
+      allocTable: tableAlloc().allocTable,
+      tableMem: ram,
+    });
+    io.invalidatePage(d, 0x1000);
+    io.invalidateRange(d, 0x1000, 0x4000);
+    io.invalidateDomain(d);
+    io.invalidateAll();
+    expect(io.invalidationRequests).toEqual({ page: 1, range: 1, domain: 1, all: 1 });
+    expect(io.invalidationWaitNs).toBe(4 * 700);
+    expect(make({}).invalidationNs).toBe(INVALIDATION_NS);
   });
 
   it('rejects map on a domain without tables and foreign or bad attachments', () => {
