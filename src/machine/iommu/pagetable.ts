@@ -265,6 +265,13 @@ export class IoPageTable {
   private readonly limit: number;
   /** Table pages taken from allocTable so far (they are never given back; see MODEL above). */
   tablePages = 0;
+  /**
+   * The 2 MiB region (iova / 2 MiB) whose level-1 table was reached last, and that table, or -1:
+   * maps and unmaps of neighbouring IOVAs (handed out top-down, mostly in one region) read one
+   * entry instead of `levels`. Directory entries are never cleared, so the table stays valid.
+   */
+  private leafRegion = -1;
+  private leafTable = 0;
 
   constructor(opts: IoPageTableOptions) {
     this.levels = opts.levels;
@@ -366,21 +373,30 @@ export class IoPageTable {
 
   /** Goes down towards `iova` until a leaf or a non-present entry; returns that level. */
   private descend(iova: number): number {
-    let table = this.root;
-    for (let level = this.levels; ; level--) {
+    const region = Math.floor(iova / BLOCK_2M);
+    let table = region === this.leafRegion ? this.leafTable : this.root;
+    for (let level = table === this.root ? this.levels : 1; ; level--) {
       this.lastEntry = entryAt(table, iova, level);
       this.pte.read(this.lastEntry);
       const lo = this.pte.lo;
+      if (level === 1) this.rememberLeafTable(region, table);
       if (level === 1 || (lo & (PTE_R | PTE_W)) === 0 || (lo & PTE_PS) !== 0) return level;
       table = this.pte.addr;
     }
   }
 
+  private rememberLeafTable(region: number, table: number): void {
+    this.leafRegion = region;
+    this.leafTable = table;
+  }
+
   /** Writes one leaf at `leafLevel`, creating directory tables on the way. */
   private place(iova: number, phys: number, leafLevel: number, bits: number): number {
     const pte = this.pte;
-    let table = this.root;
-    for (let level = this.levels; level > leafLevel; level--) {
+    const region = Math.floor(iova / BLOCK_2M);
+    const known = leafLevel === 1 && region === this.leafRegion;
+    let table = known ? this.leafTable : this.root;
+    for (let level = known ? 1 : this.levels; level > leafLevel; level--) {
       const entry = entryAt(table, iova, level);
       pte.read(entry);
       if ((pte.lo & (PTE_R | PTE_W)) === 0) {
@@ -392,6 +408,7 @@ export class IoPageTable {
         table = pte.addr;
       }
     }
+    if (leafLevel === 1) this.rememberLeafTable(region, table);
     const entry = entryAt(table, iova, leafLevel);
     pte.read(entry);
     if ((pte.lo & (PTE_R | PTE_W)) !== 0) {

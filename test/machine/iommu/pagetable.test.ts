@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, it, expect } from 'vitest';
 import { ConfigError } from '../../../src/lib/errors.js';
 import {
@@ -221,5 +222,48 @@ describe('PageWalker', () => {
     expect(walker.pageSize).toBe(2 ** 30);
     writePte(ram, root, l3 | 0x83, 0);
     expect(walker.walk(root, 4, 0x4567_8000)).toBe(WALK_RESERVED);
+  });
+});
+
+describe('IoPageTable against a reference model', () => {
+  it('any sequence of page and block maps and unmaps over a few regions translates as a map of pages says', () => {
+    // Regions 0..3 of 2 MiB; ops jump between them, so the table's remembered leaf table is used
+    // and replaced all the time.
+    const op = fc.record({
+      map: fc.boolean(),
+      region: fc.nat(3),
+      page: fc.nat(511),
+      pages: fc.integer({ min: 1, max: 8 }),
+      block: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+        const { pt } = makeTable();
+        const want = new Map<number, number>(); // page index -> phys
+        let phys = 0x4000_0000;
+        for (const o of ops) {
+          const first = o.region * 512 + (o.block ? 0 : o.page);
+          const n = o.block ? 512 : Math.min(o.pages, 512 - o.page);
+          const iova = first * 4096;
+          if (o.map) {
+            const free = Array.from({ length: n }, (_, i) => !want.has(first + i)).every(Boolean);
+            if (!free) continue;
+            pt.map(iova, phys, n * 4096, { ...RW, superpage: o.block });
+            for (let i = 0; i < n; i++) want.set(first + i, phys + i * 4096);
+            phys += o.block ? MIB2 : n * 4096;
+          } else {
+            const blockHere = pt.lookup(iova)?.pageSize === MIB2;
+            pt.unmap(iova, n * 4096);
+            // A partly covered 2 MiB block goes whole.
+            const from = blockHere ? o.region * 512 : first;
+            const to = blockHere ? o.region * 512 + 512 : first + n;
+            for (let p = from; p < to; p++) want.delete(p);
+          }
+          for (let p = 0; p < 4 * 512; p += 37) {
+            expect(pt.lookup(p * 4096)?.phys).toBe(want.get(p));
+          }
+        }
+      }),
+    );
   });
 });
