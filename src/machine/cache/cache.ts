@@ -367,7 +367,7 @@ export class DataCache {
     let runDst = 0;
     let runLen = 0;
     let s = -1;
-    for (let line = present.next(Math.floor(phys / ls), end); line < end;) {
+    for (let line = present.next(Math.floor(phys / ls), end); line < end; ) {
       // In a run the next line is most likely in the same way, one set on.
       s = s >= 0 && tags[s + ways] === line ? s + ways : this.find(line);
       if (this.dirty[s] === 1) {
@@ -384,7 +384,8 @@ export class DataCache {
           runLen = n;
         }
       }
-      line = present.next(line + 1, end);
+      // Found there, the next line is resident: no need to ask the presence bits.
+      line = tags[s + ways] === line + 1 ? line + 1 : present.next(line + 1, end);
     }
     if (runLen > 0) dst.set(data.subarray(runAt, runAt + runLen), runDst);
   }
