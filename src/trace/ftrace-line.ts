@@ -78,6 +78,11 @@ export class ColumnScanner {
   private flagsEnd = -1;
   private tsStart = 0;
   private tsEnd = 0;
+  /**
+   * The fast path leaves task, flags and timestamp as offsets into `text`; record() cuts them
+   * out, so a line that is only counted (an event nobody reads) costs no strings.
+   */
+  private cut = false;
   task = '';
   pid = 0;
   cpu = 0;
@@ -91,6 +96,7 @@ export class ColumnScanner {
 
   /** Reads the columns of text[start, end); throws FieldError when they are not there. */
   scan(text: string, start = 0, end = text.length): void {
+    this.cut = false;
     if (this.scanKernel(text, start, end)) return;
     const line = text.slice(start, end);
     this.text = line;
@@ -149,10 +155,13 @@ export class ColumnScanner {
     if (e === colon + 2 || e === end || text.charCodeAt(e) !== 58) return false;
     this.text = text;
     this.end = end;
-    this.task = text.slice(t, s + 16);
+    this.taskStart = t;
+    this.taskEnd = s + 16;
     this.pid = pid;
     this.cpu = c0 * 100 + c1 * 10 + c2;
-    this.flags = text.slice(s + 31, s + 36);
+    this.flagsStart = s + 31;
+    this.flagsEnd = s + 36;
+    this.cut = true;
     this.name = text.slice(colon + 2, e);
     this.fieldsStart = text.charCodeAt(e + 1) === 32 ? e + 2 : e + 1;
     return true;
@@ -179,7 +188,8 @@ export class ColumnScanner {
     const n = i - f;
     if (n === 0 || n > NS_DIGITS || i + 2 > end || text.charCodeAt(i) !== 58) return -1;
     if (text.charCodeAt(i + 1) !== 32) return -1;
-    this.timestamp = text.slice(ts, i);
+    this.tsStart = ts;
+    this.tsEnd = i;
     this.timestampNs = secs * 1e9 + frac * (POW10[NS_DIGITS - n] ?? 1);
     return i;
   }
@@ -202,6 +212,13 @@ export class ColumnScanner {
 
   /** The columns and an event as one record (strings are made here). */
   record<E>(lineNo: number, ev: E): FtraceColumns & { readonly ev: E } {
+    if (this.cut) {
+      const t = this.text;
+      this.task = t.slice(this.taskStart, this.taskEnd);
+      this.flags = t.slice(this.flagsStart, this.flagsEnd);
+      this.timestamp = t.slice(this.tsStart, this.tsEnd);
+      this.cut = false;
+    }
     return {
       line: lineNo,
       task: this.task,
