@@ -77,23 +77,11 @@ type Field = readonly [key: string, label: string, kind: keyof typeof READ];
  */
 function fieldsParser(fields: readonly [Field, ...Field[]], fixed: object = {}): EventParser {
   const first = fields[0][1];
-  const keys = fields.map((f) => f[0]);
-  const labels = fields.map((f) => f[1]);
-  const reads = fields.map((f) => READ[f[2]]);
-  // Every record of the layout is a copy of one template, so all share one shape and the
-  // stores below overwrite properties instead of adding them (which is several times slower).
-  const template: Record<string, unknown> = { event: '', device: '', ...fixed };
-  for (const key of keys) template[key] = null;
+  const preset = Object.entries(fixed);
   return (c, name) => {
-    const ev = { ...template };
-    ev['event'] = name;
-    ev['device'] = device(c, first);
-    for (let i = 0; i < keys.length; i++) {
-      ev[keys[i] as string] = (reads[i] as (c: FieldCursor, l: string) => unknown)(
-        c,
-        labels[i] as string,
-      );
-    }
+    const ev: Record<string, unknown> = { event: name, device: device(c, first) };
+    for (const [key, value] of preset) ev[key] = value;
+    for (const [key, label, kind] of fields) ev[key] = READ[kind](c, label);
     c.done();
     return ev as unknown as ParsedTraceEvent;
   };
