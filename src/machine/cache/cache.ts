@@ -367,7 +367,7 @@ export class DataCache {
     let runDst = 0;
     let runLen = 0;
     let s = -1;
-    for (let line = present.next(Math.floor(phys / ls), end); line < end; ) {
+    for (let line = present.next(Math.floor(phys / ls), end); line < end;) {
       // In a run the next line is most likely in the same way, one set on.
       s = s >= 0 && tags[s + ways] === line ? s + ways : this.find(line);
       if (this.dirty[s] === 1) {
