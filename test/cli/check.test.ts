@@ -96,6 +96,18 @@ describe('dmasim check', () => {
     expect((JSON.parse(l.out) as { trace: { badLines: number } }).trace.badLines).toBe(1);
   });
 
+  it('counts the events the audit does not use without reading them; replay reads them all', () => {
+    const iommu = '  task-1 [000] ..... 1.000004: map: IOMMU: iova=0x1000 - junk';
+    const p = file('unaudited.trace', GOOD + iommu + '\n');
+    const r = run(['check', p, '--json']);
+    expect(r.status).toBe(0);
+    const doc = JSON.parse(r.out) as { trace: { events: number; skipped: Record<string, number> } };
+    expect(doc.trace).toMatchObject({ events: 3, skipped: { map: 1 } });
+    const replay = run(['replay', p]);
+    expect(replay.status).toBe(2);
+    expect(replay.err).toContain(`dmasim: ${p}:5: map: `);
+  });
+
   it('a missing or empty file exits 2 with a message', () => {
     const missing = run(['check', join(dir, 'nope.trace')]);
     expect(missing.status).toBe(2);
