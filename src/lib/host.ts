@@ -34,7 +34,7 @@ type AsciiDecode = (bytes: Uint8Array) => string | null;
 interface NodeBuffer {
   isAscii?: unknown;
   Buffer?: {
-    from(buf: ArrayBufferLike, offset: number, length: number): { latin1Slice(): string };
+    from(buf: ArrayBufferLike, offset: number, length: number): { toString(enc: 'latin1'): string };
   };
 }
 
@@ -51,6 +51,6 @@ export function hostAsciiDecode(): AsciiDecode | null {
   const check = Uint8Array.of(0x61, 0x3d, 0x31, 0x0a); // "a=1\n"
   if (!ascii(check) || ascii(Uint8Array.of(0xc3, 0xa9))) return null;
   const decode: AsciiDecode = (b) =>
-    ascii(b) ? B.from(b.buffer, b.byteOffset, b.byteLength).latin1Slice() : null;
+    ascii(b) ? B.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1') : null;
   return decode(check) === 'a=1\n' ? decode : null;
 }

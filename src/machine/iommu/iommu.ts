@@ -64,9 +64,10 @@ export interface IommuConfig {
 }
 
 /**
- * Default cost of one IOTLB invalidation request: the difference between a strict-mode unmap
- * (0.6 µs) and a map (0.1 µs) of 4 KiB with one thread, measured with dma_map_benchmark on an
- * SMMUv3 (Mostafa Saleh, IOMMU debug-pagealloc series, facts §9.3). MODEL: no VT-d or AMD-Vi
+ * Default cost of one IOTLB invalidation request: the difference between an unmap (0.6 µs) and a
+ * map (0.1 µs) of 4 KiB with one thread, measured with dma_map_benchmark on an SMMUv3 (Mostafa
+ * Saleh, IOMMU debug-pagealloc series, facts §9.3). The posting does not name the invalidation
+ * mode; arm64 defaults to strict (drivers/iommu/Kconfig, unverified). MODEL: no VT-d or AMD-Vi
  * figure was found; every scope (page, range, domain, global) costs the same and the time is
  * charged to a counter, not to the simulated clock (CPU work takes no simulated time).
  */
