@@ -11,40 +11,34 @@ export const DESC_SIZE = 16;
 /** 64-bit buffer addresses are kept as numbers; an address above 2^53 cannot be one. */
 const TWO32 = 0x1_0000_0000;
 
-/**
- * DataViews of the last few buffers asked about: the device and the driver each reuse a couple
- * of scratch buffers, and a DataView per call was a noticeable share of a frame's cost.
- */
-const VIEWS: { buf: Uint8Array | null; view: DataView | null }[] = Array.from(
-  { length: 4 },
-  () => ({
-    buf: null,
-    view: null,
-  }),
-);
-let nextView = 0;
+/** Little-endian loads and stores, byte by byte: cheaper here than a DataView per buffer. */
+function le16(b: Uint8Array, off: number): number {
+  return (b[off] as number) | ((b[off + 1] as number) << 8);
+}
 
-function view(b: Uint8Array): DataView {
-  for (const v of VIEWS) if (v.buf === b && v.view !== null) return v.view;
-  const slot = VIEWS[nextView] as { buf: Uint8Array | null; view: DataView | null };
-  nextView = (nextView + 1) % VIEWS.length;
-  slot.buf = b;
-  slot.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  return slot.view;
+function le32(b: Uint8Array, off: number): number {
+  return (le16(b, off) | (le16(b, off + 2) << 16)) >>> 0;
+}
+
+function put16(b: Uint8Array, off: number, v: number): void {
+  b[off] = v;
+  b[off + 1] = v >>> 8;
+}
+
+function put32(b: Uint8Array, off: number, v: number): void {
+  put16(b, off, v);
+  put16(b, off + 2, v >>> 16);
 }
 
 /** Reads a little-endian 64-bit address; NaN when it does not fit a safe integer. */
 export function readAddr(b: Uint8Array, off: number): number {
-  const v = view(b);
-  const hi = v.getUint32(off + 4, true);
-  const a = hi * TWO32 + v.getUint32(off, true);
+  const a = le32(b, off + 4) * TWO32 + le32(b, off);
   return Number.isSafeInteger(a) ? a : NaN;
 }
 
 export function writeAddr(b: Uint8Array, off: number, addr: number): void {
-  const v = view(b);
-  v.setUint32(off, addr % TWO32, true);
-  v.setUint32(off + 4, Math.floor(addr / TWO32), true);
+  put32(b, off, addr % TWO32);
+  put32(b, off + 4, Math.floor(addr / TWO32));
 }
 
 /**
@@ -59,19 +53,17 @@ export interface TxDesc {
 }
 
 export function readTxDesc(b: Uint8Array, off: number): TxDesc {
-  const v = view(b);
   return {
     bufferAddr: readAddr(b, off),
-    lower: v.getUint32(off + 8, true),
-    upper: v.getUint32(off + 12, true),
+    lower: le32(b, off + 8),
+    upper: le32(b, off + 12),
   };
 }
 
 export function writeTxDesc(b: Uint8Array, off: number, d: TxDesc): void {
-  const v = view(b);
   writeAddr(b, off, d.bufferAddr);
-  v.setUint32(off + 8, d.lower >>> 0, true);
-  v.setUint32(off + 12, d.upper >>> 0, true);
+  put32(b, off + 8, d.lower);
+  put32(b, off + 12, d.upper);
 }
 
 /** The three kinds of TX descriptor, told apart by DEXT and DTYP (SDM §3.3.4). */
@@ -111,33 +103,31 @@ export interface ContextDesc {
 }
 
 export function readContextDesc(b: Uint8Array, off: number): ContextDesc {
-  const v = view(b);
   return {
-    ipcss: v.getUint8(off),
-    ipcso: v.getUint8(off + 1),
-    ipcse: v.getUint16(off + 2, true),
-    tucss: v.getUint8(off + 4),
-    tucso: v.getUint8(off + 5),
-    tucse: v.getUint16(off + 6, true),
-    cmdAndLength: v.getUint32(off + 8, true),
-    status: v.getUint8(off + 12),
-    hdrLen: v.getUint8(off + 13),
-    mss: v.getUint16(off + 14, true),
+    ipcss: b[off] as number,
+    ipcso: b[off + 1] as number,
+    ipcse: le16(b, off + 2),
+    tucss: b[off + 4] as number,
+    tucso: b[off + 5] as number,
+    tucse: le16(b, off + 6),
+    cmdAndLength: le32(b, off + 8),
+    status: b[off + 12] as number,
+    hdrLen: b[off + 13] as number,
+    mss: le16(b, off + 14),
   };
 }
 
 export function writeContextDesc(b: Uint8Array, off: number, d: ContextDesc): void {
-  const v = view(b);
-  v.setUint8(off, d.ipcss);
-  v.setUint8(off + 1, d.ipcso);
-  v.setUint16(off + 2, d.ipcse, true);
-  v.setUint8(off + 4, d.tucss);
-  v.setUint8(off + 5, d.tucso);
-  v.setUint16(off + 6, d.tucse, true);
-  v.setUint32(off + 8, d.cmdAndLength >>> 0, true);
-  v.setUint8(off + 12, d.status);
-  v.setUint8(off + 13, d.hdrLen);
-  v.setUint16(off + 14, d.mss, true);
+  b[off] = d.ipcss;
+  b[off + 1] = d.ipcso;
+  put16(b, off + 2, d.ipcse);
+  b[off + 4] = d.tucss;
+  b[off + 5] = d.tucso;
+  put16(b, off + 6, d.tucse);
+  put32(b, off + 8, d.cmdAndLength);
+  b[off + 12] = d.status;
+  b[off + 13] = d.hdrLen;
+  put16(b, off + 14, d.mss);
 }
 
 /** The legacy RX descriptor (e1000_hw.h `struct e1000_rx_desc`). */
@@ -151,14 +141,13 @@ export interface RxDesc {
 }
 
 export function readRxDesc(b: Uint8Array, off: number): RxDesc {
-  const v = view(b);
   return {
     bufferAddr: readAddr(b, off),
-    length: v.getUint16(off + 8, true),
-    csum: v.getUint16(off + 10, true),
-    status: v.getUint8(off + 12),
-    errors: v.getUint8(off + 13),
-    special: v.getUint16(off + 14, true),
+    length: le16(b, off + 8),
+    csum: le16(b, off + 10),
+    status: b[off + 12] as number,
+    errors: b[off + 13] as number,
+    special: le16(b, off + 14),
   };
 }
 
@@ -169,10 +158,9 @@ export function writeRxDesc(b: Uint8Array, off: number, d: RxDesc): void {
 
 /** The 8 bytes the hardware writes back (bytes 8-15): length, csum, status, errors, special. */
 export function writeRxWriteBack(b: Uint8Array, off: number, d: Omit<RxDesc, 'bufferAddr'>): void {
-  const v = view(b);
-  v.setUint16(off, d.length, true);
-  v.setUint16(off + 2, d.csum, true);
-  v.setUint8(off + 4, d.status);
-  v.setUint8(off + 5, d.errors);
-  v.setUint16(off + 6, d.special, true);
+  put16(b, off, d.length);
+  put16(b, off + 2, d.csum);
+  b[off + 4] = d.status;
+  b[off + 5] = d.errors;
+  put16(b, off + 6, d.special);
 }
