@@ -98,11 +98,15 @@ export class InterruptUnit {
  * A delayed interrupt cause with a relative timer (RDTR / TIDV: restarted by every event) and an
  * absolute timer (RADV / TADV: started by the first event, never restarted); whichever expires
  * first fires the cause and stops both (SDM §3.2.7.1, §3.4.1).
+ * One wake-up is scheduled at a time, at the earliest deadline known when it was set: a restart
+ * that moves the deadline later leaves it alone, and it sets the next one when it finds the
+ * deadline not yet reached (a timer restarted for every packet costs one event, not two).
  */
 export class DelayTimer {
   private relDue = Infinity;
   private absDue = Infinity;
-  private token = 0;
+  /** When the scheduled wake-up runs; Infinity when none is scheduled. */
+  private wakeAt = Infinity;
 
   constructor(
     private readonly clock: Clock,
@@ -117,11 +121,9 @@ export class DelayTimer {
   arm(rel: number, abs: number): void {
     const now = this.clock.now;
     this.relDue = now + rel * UNIT.DELAY_NS;
-    this.wakeAt(this.relDue);
-    if (abs !== 0 && this.absDue === Infinity) {
-      this.absDue = now + abs * UNIT.DELAY_NS;
-      this.wakeAt(this.absDue);
-    }
+    if (abs !== 0 && this.absDue === Infinity) this.absDue = now + abs * UNIT.DELAY_NS;
+    const due = Math.min(this.relDue, this.absDue);
+    if (due < this.wakeAt) this.wake(due);
   }
 
   /** Fires now if armed (RDTR.FPD, or an undelayed event of the same kind). */
@@ -131,17 +133,22 @@ export class DelayTimer {
     this.fire();
   }
 
+  /** Stops both timers; a scheduled wake-up finds nothing due and ends. */
   cancel(): void {
     this.relDue = Infinity;
     this.absDue = Infinity;
-    this.token++;
   }
 
-  private wakeAt(t: number): void {
-    const token = this.token;
-    this.clock.schedule(t - this.clock.now, () => {
-      if (token !== this.token) return;
-      if (this.clock.now >= Math.min(this.relDue, this.absDue)) this.flush();
+  private wake(at: number): void {
+    this.wakeAt = at;
+    this.clock.schedule(at - this.clock.now, () => {
+      // A wake-up replaced by an earlier one does nothing: that one took over.
+      if (at !== this.wakeAt) return;
+      this.wakeAt = Infinity;
+      const due = Math.min(this.relDue, this.absDue);
+      if (due === Infinity) return;
+      if (this.clock.now >= due) this.flush();
+      else this.wake(due);
     });
   }
 }
