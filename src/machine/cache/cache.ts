@@ -351,12 +351,15 @@ export class DataCache {
 
   /**
    * A coherent device reads [phys, phys+len) into dst: RAM, overlaid by dirty cached lines
-   * (the dirty data are supplied by the cache, as a snoop hit in Modified state does).
+   * (the dirty data are supplied by the cache, as a snoop hit in Modified state does). RAM is
+   * read only between the dirty lines, so a buffer the CPU has just written is copied once.
    */
   snoopRead(phys: number, dst: Uint8Array, off: number, len: number): void {
-    this.ram.read(phys, dst, off, len);
     const present = this.present;
-    if (present.lines === 0 || len <= 0) return;
+    if (present.lines === 0 || len <= 0) {
+      this.ram.read(phys, dst, off, len);
+      return;
+    }
     const ls = this.lineSize;
     const data = this.data;
     const end = Math.floor((phys + len - 1) / ls) + 1;
@@ -366,6 +369,8 @@ export class DataCache {
     let runAt = 0;
     let runDst = 0;
     let runLen = 0;
+    /** dst holds (or the pending run will hold) the bytes of [phys, ramFrom). */
+    let ramFrom = phys;
     let s = -1;
     for (let line = present.next(Math.floor(phys / ls), end); line < end;) {
       // In a run the next line is most likely in the same way, one set on.
@@ -379,15 +384,19 @@ export class DataCache {
         if (runLen > 0 && src === runAt + runLen && to === runDst + runLen) runLen += n;
         else {
           if (runLen > 0) dst.set(data.subarray(runAt, runAt + runLen), runDst);
+          if (a > ramFrom) this.ram.read(ramFrom, dst, off + (ramFrom - phys), a - ramFrom);
           runAt = src;
           runDst = to;
           runLen = n;
         }
+        ramFrom = a + n;
       }
       // Found there, the next line is resident: no need to ask the presence bits.
       line = tags[s + ways] === line + 1 ? line + 1 : present.next(line + 1, end);
     }
     if (runLen > 0) dst.set(data.subarray(runAt, runAt + runLen), runDst);
+    if (phys + len > ramFrom)
+      this.ram.read(ramFrom, dst, off + (ramFrom - phys), phys + len - ramFrom);
   }
 
   /**
