@@ -329,5 +329,19 @@ describe.each(['x86_64', 'arm32'] as const)(
       runBoth(arch, ops, false);
       runBoth(arch, ops, true);
     });
+
+    it('a run of hits in one way refreshes LRU: the next fills evict the untouched way', () => {
+      // Four sequential KiB fill the four ways in order; re-reading the first makes its lines
+      // the most recent, so the fifth KiB must evict the second's, not the first's.
+      const ops: Op[] = [0, 1, 2, 3].map((i) => ({
+        k: 'write',
+        off: i * 1024,
+        len: 1024,
+        seed: i,
+      }));
+      ops.push({ k: 'read', off: 0, len: 1024, seed: 0 });
+      ops.push({ k: 'write', off: 4096, len: 1024, seed: 9 });
+      runBoth(arch, ops, false);
+    });
   },
 );

@@ -252,6 +252,27 @@ export class DataCache {
       len -= n;
       line++;
       inLine = 0;
+      // Whole lines hitting one set on in the same way extend the run without a search (the
+      // slot after the last set is past the arrays, so this stops where a run must).
+      if (defer && len >= ls && tags[s + ways] === line) {
+        let tick = this.tick;
+        let k = s;
+        do {
+          k += ways;
+          stamp[k] = ++tick;
+          if (write) dirty[k] = 1;
+          line++;
+          len -= ls;
+        } while (len >= ls && tags[k + ways] === line);
+        const bytes = ((k - s) / ways) * ls;
+        stats.hits += bytes / ls;
+        runLen += bytes;
+        off += bytes;
+        this.tick = tick;
+        this.mruLine = line - 1;
+        this.mruSlot = k;
+        last = k;
+      }
     }
     if (runLen > 0 || this.wbLen > 0) this.endRun(buf, runOff, runAt, runLen, write);
   }
@@ -353,6 +374,8 @@ export class DataCache {
    * A coherent device reads [phys, phys+len) into dst: RAM, overlaid by dirty cached lines
    * (the dirty data are supplied by the cache, as a snoop hit in Modified state does). RAM is
    * read only between the dirty lines, so a buffer the CPU has just written is copied once.
+   * Resident lines come in runs, one set on in the same way (as cpuCopy fills them), whose bytes
+   * are consecutive in `data`: each run of dirty lines is one block copy.
    */
   snoopRead(phys: number, dst: Uint8Array, off: number, len: number): void {
     const present = this.present;
@@ -361,42 +384,48 @@ export class DataCache {
       return;
     }
     const ls = this.lineSize;
-    const data = this.data;
-    const end = Math.floor((phys + len - 1) / ls) + 1;
-    // Dirty lines in consecutive slots (a run, as cpuCopy has them) are copied as one block.
     const tags = this.tags;
+    const dirty = this.dirty;
     const ways = this.ways;
-    let runAt = 0;
-    let runDst = 0;
-    let runLen = 0;
-    /** dst holds (or the pending run will hold) the bytes of [phys, ramFrom). */
+    const last = phys + len;
+    const end = Math.floor((last - 1) / ls) + 1;
+    /** dst holds the bytes of [phys, ramFrom). */
     let ramFrom = phys;
-    let s = -1;
-    for (let line = present.next(Math.floor(phys / ls), end); line < end;) {
-      // In a run the next line is most likely in the same way, one set on.
-      s = s >= 0 && tags[s + ways] === line ? s + ways : this.find(line);
-      if (this.dirty[s] === 1) {
-        const lineAddr = line * ls;
-        const a = phys > lineAddr ? phys : lineAddr;
-        const n = (phys + len < lineAddr + ls ? phys + len : lineAddr + ls) - a;
-        const src = (this.at[s] as number) + (a - lineAddr);
-        const to = off + (a - phys);
-        if (runLen > 0 && src === runAt + runLen && to === runDst + runLen) runLen += n;
-        else {
-          if (runLen > 0) dst.set(data.subarray(runAt, runAt + runLen), runDst);
-          if (a > ramFrom) this.ram.read(ramFrom, dst, off + (ramFrom - phys), a - ramFrom);
-          runAt = src;
-          runDst = to;
-          runLen = n;
-        }
-        ramFrom = a + n;
+    let line = present.next(Math.floor(phys / ls), end);
+    let s = line < end ? this.find(line) : -1;
+    while (line < end) {
+      // Lines line..l, in slots s, s + ways, ..., k, all dirty or all clean.
+      const d = dirty[s] === 1;
+      let l = line;
+      let k = s;
+      while (l + 1 < end && tags[k + ways] === l + 1 && (dirty[k + ways] === 1) === d) {
+        k += ways;
+        l++;
       }
-      // Found there, the next line is resident: no need to ask the presence bits.
-      line = tags[s + ways] === line + 1 ? line + 1 : present.next(line + 1, end);
+      if (d) {
+        const a = phys > line * ls ? phys : line * ls;
+        const b = last < (l + 1) * ls ? last : (l + 1) * ls;
+        if (a > ramFrom) this.ram.read(ramFrom, dst, off + (ramFrom - phys), a - ramFrom);
+        this.copyOut((this.at[s] as number) + (a - line * ls), dst, off + (a - phys), b - a);
+        ramFrom = b;
+      }
+      // The next resident line: one set on in the same way, else from the presence bits.
+      if (l + 1 < end && tags[k + ways] === l + 1) {
+        line = l + 1;
+        s = k + ways;
+      } else {
+        line = present.next(l + 1, end);
+        if (line < end) s = this.find(line);
+      }
     }
-    if (runLen > 0) dst.set(data.subarray(runAt, runAt + runLen), runDst);
-    if (phys + len > ramFrom)
-      this.ram.read(ramFrom, dst, off + (ramFrom - phys), phys + len - ramFrom);
+    if (last > ramFrom) this.ram.read(ramFrom, dst, off + (ramFrom - phys), last - ramFrom);
+  }
+
+  /** data[at, at + n) into dst[to..]. */
+  private copyOut(at: number, dst: Uint8Array, to: number, n: number): void {
+    const data = this.data;
+    if (n <= SMALL_COPY) for (let i = 0; i < n; i++) dst[to + i] = data[at + i] as number;
+    else dst.set(data.subarray(at, at + n), to);
   }
 
   /**
