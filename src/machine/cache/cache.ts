@@ -62,7 +62,7 @@ export class DataCache {
   /** Offset in `data` of each slot's bytes. */
   private readonly at: Int32Array;
   private readonly dirty: Uint8Array;
-  /** Last-use stamp per slot, for LRU replacement. */
+  /** Last-use stamp per slot, for LRU replacement: from 1 up, 0 for an empty slot. */
   private readonly stamp: Float64Array;
   private tick = 0;
   /** The line of the most recent CPU access and its slot: a hit on it needs no tag search. */
@@ -75,6 +75,10 @@ export class DataCache {
   private wbAt = 0;
   private wbPhys = 0;
   private wbLen = 0;
+  /** Line fills waiting for the end of a cpuCopy run: RAM at fillPhys -> data[fillAt, +fillLen). */
+  private fillAt = 0;
+  private fillPhys = 0;
+  private fillLen = 0;
 
   constructor(
     geo: CacheGeometry,
@@ -177,12 +181,12 @@ export class DataCache {
 
   /**
    * The line loop of cpuRead / cpuWrite. Without an observer, the byte copies of a run wait until
-   * the run ends, and so do the RAM writes of dirty lines evicted by whole-line store misses in it
-   * (made first when the run ends, as one block where the evicted lines were consecutive too). This
-   * is safe because a run never wraps past set 0, so its lines are in distinct sets: nothing later
-   * in the run evicts, refills or reads from RAM a line or slot whose copy is still pending. With an
-   * observer listening every copy and write-back happens at once, in line order, as it would line
-   * by line.
+   * the run ends, and so do the misses' RAM traffic: the writes of dirty victims, then the reads
+   * filling their slots (each as one block where lines and slots follow on), so a victim's bytes
+   * leave before its slot is refilled. This is safe because a run never wraps past set 0, so its
+   * lines are in distinct sets: nothing later in the run evicts, refills or reads from RAM a line
+   * or slot whose copy is still pending. With an observer listening every copy, write-back and
+   * fill happens at once, in line order, as it would line by line.
    */
   private cpuCopy(phys: number, buf: Uint8Array, off: number, len: number, write: boolean): void {
     if (len <= 0) return;
@@ -194,6 +198,7 @@ export class DataCache {
     const setMask = this.setMask;
     const ways = this.ways;
     const stats = this.stats;
+    const present = this.present;
     const defer = !this.events.on;
     let line = phys < 0x8000_0000 ? phys >>> this.lineShift : Math.floor(phys / ls);
     let inLine = phys - line * ls;
@@ -216,8 +221,9 @@ export class DataCache {
         stats.hits++;
       } else {
         // Inside a run the line is most likely in the same way as the previous line.
+        // Otherwise the presence bit tells a miss without searching the set.
         if (runLen > 0 && tags[last + ways] === line) s = last + ways;
-        else {
+        else if (present.has(line)) {
           for (let t = set * ways, e = t + ways; t < e; t++) {
             if (tags[t] === line) {
               s = t;
@@ -274,18 +280,16 @@ export class DataCache {
         last = k;
       }
     }
-    if (runLen > 0 || this.wbLen > 0) this.endRun(buf, runOff, runAt, runLen, write);
+    if (runLen > 0 || this.wbLen > 0 || this.fillLen > 0)
+      this.endRun(buf, runOff, runAt, runLen, write);
   }
 
   /**
-   * Ends a run: the pending write-backs go to RAM, then buf[off, off+n) is copied into data[at..]
-   * (write) or data[at, at+n) into buf[off..].
+   * Ends a run: the pending write-backs go to RAM and the pending fills come in, then
+   * buf[off, off+n) is copied into data[at..] (write) or data[at, at+n) into buf[off..].
    */
   private endRun(buf: Uint8Array, off: number, at: number, n: number, write: boolean): void {
-    if (this.wbLen > 0) {
-      this.ram.write(this.wbPhys, this.data, this.wbAt, this.wbLen);
-      this.wbLen = 0;
-    }
+    this.flushFills();
     const data = this.data;
     if (n <= SMALL_COPY) {
       if (write) for (let i = 0; i < n; i++) data[at + i] = buf[off + i] as number;
@@ -453,33 +457,31 @@ export class DataCache {
   /**
    * Puts `line` in the free or least recently used way of its set, evicting (and writing back)
    * the old line. `whole`: the caller overwrites all of the line's bytes at once, so its old
-   * bytes are not read from RAM (the same state results). `deferWriteBack` (only with `whole`,
-   * from cpuCopy): a dirty victim's bytes go to RAM when cpuCopy's run ends, before the slot is
-   * overwritten (see cpuCopy).
+   * bytes are not read from RAM (the same state results). `defer` (from cpuCopy): a dirty victim's
+   * bytes go to RAM, and the line's bytes come in, when cpuCopy's run ends (see cpuCopy).
    */
-  private fill(line: number, whole: boolean, deferWriteBack = false): number {
+  private fill(line: number, whole: boolean, defer = false): number {
     const tags = this.tags;
     const stamp = this.stamp;
     const base = (line & this.setMask) * this.ways;
+    // An empty slot's stamp is 0, below every resident line's: the first one is the victim.
     let victim = base;
-    for (let s = base, end = base + this.ways; s < end; s++) {
-      if (tags[s] === EMPTY) {
-        victim = s;
-        break;
-      }
+    for (let s = base + 1, end = base + this.ways; s < end; s++)
       if ((stamp[s] as number) < (stamp[victim] as number)) victim = s;
-    }
     const old = this.tags[victim] as number;
     if (old !== EMPTY) {
       this.stats.evictions++;
       if (this.dirty[victim] === 1) {
-        if (whole && deferWriteBack) this.deferWriteBack(victim, old);
+        if (defer) this.deferWriteBack(victim, old);
         else this.writeBack(victim, old, 'evict');
       }
       this.drop(victim, old);
     }
     const phys = line * this.lineSize;
-    if (!whole) this.ram.read(phys, this.data, this.at[victim] as number, this.lineSize);
+    if (whole) {
+      // Nothing to read.
+    } else if (defer) this.deferFill(victim, phys);
+    else this.ram.read(phys, this.data, this.at[victim] as number, this.lineSize);
     tags[victim] = line;
     this.dirty[victim] = 0;
     this.present.add(line);
@@ -494,10 +496,8 @@ export class DataCache {
     const ls = this.lineSize;
     const at = this.at[s] as number;
     const phys = line * ls;
-    if (this.wbLen > 0 && (at !== this.wbAt + this.wbLen || phys !== this.wbPhys + this.wbLen)) {
-      this.ram.write(this.wbPhys, this.data, this.wbAt, this.wbLen);
-      this.wbLen = 0;
-    }
+    if (this.wbLen > 0 && (at !== this.wbAt + this.wbLen || phys !== this.wbPhys + this.wbLen))
+      this.flushWriteBacks();
     if (this.wbLen === 0) {
       this.wbAt = at;
       this.wbPhys = phys;
@@ -505,6 +505,35 @@ export class DataCache {
     this.wbLen += ls;
     this.dirty[s] = 0;
     this.stats.writebacks++;
+  }
+
+  /**
+   * fill's RAM read with no observer, waiting in the pending block (cpuCopy's endRun), merged
+   * with it where the slot follows on. Pending fills all belong to one run of cpuCopy, so a slot
+   * one set on in the same way holds the next line: the RAM bytes follow on too.
+   */
+  private deferFill(s: number, phys: number): void {
+    const at = this.at[s] as number;
+    if (this.fillLen > 0 && at !== this.fillAt + this.fillLen) this.flushFills();
+    if (this.fillLen === 0) {
+      this.fillAt = at;
+      this.fillPhys = phys;
+    }
+    this.fillLen += this.lineSize;
+  }
+
+  private flushWriteBacks(): void {
+    if (this.wbLen === 0) return;
+    this.ram.write(this.wbPhys, this.data, this.wbAt, this.wbLen);
+    this.wbLen = 0;
+  }
+
+  /** The pending fills, after the pending write-backs (whose bytes may sit in the slots filled). */
+  private flushFills(): void {
+    this.flushWriteBacks();
+    if (this.fillLen === 0) return;
+    this.ram.read(this.fillPhys, this.data, this.fillAt, this.fillLen);
+    this.fillLen = 0;
   }
 
   private writeBack(s: number, line: number, cause: 'evict' | 'clean' | 'snoop'): void {
@@ -526,6 +555,7 @@ export class DataCache {
   private drop(s: number, line: number): void {
     if (s === this.mruSlot) this.mruLine = EMPTY;
     this.tags[s] = EMPTY;
+    this.stamp[s] = 0;
     this.dirty[s] = 0;
     this.present.remove(line);
   }
