@@ -480,10 +480,9 @@ export class CoherenceChecker implements DmaDebugHooks {
 
   private checkDeviceRead(env: Env, e: DmaEvent, t: Tracked, off: number): void {
     const pending = env.shadow.pendingFor(e.phys, e.len);
-    const p = say.placeIn(t, off, e.len);
-    const at = this.where(env, p);
     if (pending === 'wc') {
-      const msg = `device reads memory whose CPU stores are still in a write-combining buffer ${at}`;
+      const p = say.placeIn(t, off, e.len);
+      const msg = `device reads memory whose CPU stores are still in a write-combining buffer ${this.where(env, p)}`;
       this.report(env, 'wc-not-drained', t.dev, t, msg, p, say.FIX_WC);
     } else if (!e.coherent) {
       // A posted store matters less here than the missing clean: the sync would do both.
@@ -495,7 +494,8 @@ export class CoherenceChecker implements DmaDebugHooks {
       const fix = `call ${say.syncCall(t, 'device')} after the CPU's last write`;
       this.report(env, 'stale-device-read', t.dev, t, msg, q, fix);
     } else if (pending === 'store') {
-      const msg = `device reads memory before the CPU's earlier stores to it landed (no barrier) ${at}`;
+      const p = say.placeIn(t, off, e.len);
+      const msg = `device reads memory before the CPU's earlier stores to it landed (no barrier) ${this.where(env, p)}`;
       this.report(env, 'missing-barrier', t.dev, t, msg, p, say.FIX_BARRIER);
     }
   }
