@@ -36,6 +36,9 @@ export interface ShadowDeps {
   readonly cpus: readonly Cpu[];
 }
 
+/** Emptied line shadows kept for reuse at most (the lines of 1 MiB of buffers at 64 bytes). */
+const MAX_SPARE = 16384;
+
 export class ShadowTable {
   private readonly lines = new Map<number, LineShadow>();
   /** Posted write-combining stores per line. */
@@ -44,6 +47,8 @@ export class ShadowTable {
   private readonly sb = new Map<number, number>();
   private readonly ls: number;
   private readonly ramBuf: Uint8Array;
+  /** Emptied shadows to reuse (devMask and cpuMask all 0). */
+  private readonly spare: LineShadow[] = [];
 
   constructor(private readonly d: ShadowDeps) {
     this.ls = d.cache.lineSize;
@@ -175,7 +180,11 @@ export class ShadowTable {
 
   /** Forgets a line no tracked buffer uses any more. */
   forget(line: number): void {
-    this.lines.delete(line);
+    const s = this.lines.get(line);
+    if (s !== undefined) {
+      this.lines.delete(line);
+      this.recycle(s);
+    }
     this.wc.delete(line);
     this.sb.delete(line);
   }
@@ -184,10 +193,22 @@ export class ShadowTable {
     let s = this.lines.get(line);
     if (s === undefined) {
       const ls = this.ls;
-      s = { dev: new Uint8Array(ls), devMask: new Uint8Array(ls), cpuMask: new Uint8Array(ls) };
+      s = this.spare.pop() ?? {
+        dev: new Uint8Array(ls),
+        devMask: new Uint8Array(ls),
+        cpuMask: new Uint8Array(ls),
+      };
       this.lines.set(line, s);
     }
     return s;
+  }
+
+  /** Keeps a forgotten shadow, emptied, for the next line (a buffer's lines come and go per I/O). */
+  private recycle(s: LineShadow): void {
+    if (this.spare.length >= MAX_SPARE) return;
+    s.devMask.fill(0);
+    s.cpuMask.fill(0);
+    this.spare.push(s);
   }
 
   /** fn(line, offset in line, bytes) for each line piece of [phys, phys + len). */
