@@ -67,6 +67,11 @@ export class Device {
   dmaMem: unknown = null;
   /** dev->dma_iommu: the default domain is a DMA domain, so IOMMU DMA serves the DMA API. */
   dmaIommu = false;
+  /**
+   * !dev->dma_skip_sync for a coherent device: a mapping needed syncs (it bounced), so the DMA
+   * layer no longer skips them (dma_reset_need_sync). Written by kernel/dma/mapping.ts.
+   */
+  dmaNeedSync = false;
   /** The machine port the device's hardware masters the bus through; null for a non-master. */
   readonly dmaPort: DmaPort | null;
   /** Managed resources of the bound driver (devres). */

@@ -68,9 +68,6 @@ export interface DmaApiDeps {
 }
 
 export class DmaApi {
-  /** Devices whose syncs can no longer be skipped (dma_reset_need_sync after a bounce). */
-  private readonly needSync = new WeakSet<Device>();
-
   private readonly warned: DevWarnOnce;
   /** Maps left before an injected failure (0: none armed). */
   private failCountdown = 0;
@@ -796,8 +793,8 @@ export class DmaApi {
 
   /** dma_reset_need_sync: a bounced mapping makes the device's syncs count from now on. */
   private markNeedSync(dev: Device, addr: DmaAddr): void {
-    if (!dev.dmaCoherent || this.needSync.has(dev) || addr === DMA_MAPPING_ERROR) return;
-    if (this.getDmaOps(dev).needSync(dev, addr)) this.needSync.add(dev);
+    if (!dev.dmaCoherent || dev.dmaNeedSync || addr === DMA_MAPPING_ERROR) return;
+    if (this.getDmaOps(dev).needSync(dev, addr)) dev.dmaNeedSync = true;
   }
 
   /**
@@ -805,7 +802,7 @@ export class DmaApi {
    * with CONFIG_DMA_API_DEBUG (a checker attached) no sync is skipped, so dma-debug sees them all.
    */
   private devNeedSync(dev: Device): boolean {
-    return !dev.dmaCoherent || this.needSync.has(dev) || this.d.debug !== NO_DMA_DEBUG;
+    return !dev.dmaCoherent || dev.dmaNeedSync || this.d.debug !== NO_DMA_DEBUG;
   }
 }
 
