@@ -72,6 +72,11 @@ export class Device {
    * layer no longer skips them (dma_reset_need_sync). Written by kernel/dma/mapping.ts.
    */
   dmaNeedSync = false;
+  /**
+   * dev->iommu->pci_32bit_workaround: IOVAs are tried below 4 GiB first, until that space runs
+   * out once. Written by kernel/dma/iommu.ts.
+   */
+  iommuPci32bitWorkaround = false;
   /** The machine port the device's hardware masters the bus through; null for a non-master. */
   readonly dmaPort: DmaPort | null;
   /** Managed resources of the bound driver (devres). */

@@ -136,8 +136,6 @@ export class IommuDma implements DmaMapOps {
   private readonly dcOf = new WeakMap<Device, DomainAndCookie>();
   private lastDev: Device | null = null;
   private lastDc: DomainAndCookie | null = null;
-  /** dev->iommu->pci_32bit_workaround, per device. */
-  private readonly pci32bit = new WeakSet<Device>();
   private readonly warned: DevWarnOnce;
   /** Coherent and non-coherent allocations (iommu-alloc.ts); the mapping layer calls it. */
   readonly allocator: IommuDmaAlloc;
@@ -159,7 +157,7 @@ export class IommuDma implements DmaMapOps {
     const domain = this.d.core.domainOf(dev);
     dev.dmaIommu = domain?.isDma ?? false;
     if (domain === null || !domain.isDma) return;
-    if (dev.bus === 'pci' && !this.d.forcedac) this.pci32bit.add(dev);
+    dev.iommuPci32bitWorkaround = dev.bus === 'pci' && !this.d.forcedac;
     if (!this.cookies.has(domain)) this.cookies.set(domain, this.initDomain(domain));
   }
 
@@ -201,10 +199,10 @@ export class IommuDma implements DmaMapOps {
     const pages = size / IOVA_GRANULE;
     let limit = dev.busDmaLimit === 0 ? maskLimit : Math.min(maskLimit, dev.busDmaLimit);
     limit = Math.min(limit, domain.apertureEnd);
-    if (limit > 0xffff_ffff && this.pci32bit.has(dev)) {
+    if (limit > 0xffff_ffff && dev.iommuPci32bitWorkaround) {
       const pfn = cookie.iovad.allocIovaFast(pages, PFN_4G_LIMIT, false);
       if (pfn !== 0) return pfn * IOVA_GRANULE;
-      this.pci32bit.delete(dev);
+      dev.iommuPci32bitWorkaround = false;
       this.d.log.print('notice', `${dev.logPrefix}: Using ${bitsPer(limit)}-bit DMA addresses`);
     }
     return cookie.iovad.allocIovaFast(pages, Math.floor(limit / IOVA_GRANULE), true) * IOVA_GRANULE;
