@@ -270,8 +270,9 @@ export class DataCache {
           line++;
           len -= ls;
         } while (len >= ls && tags[k + ways] === line);
-        const bytes = ((k - s) / ways) * ls;
-        stats.hits += bytes / ls;
+        const lines = (k - s) / ways;
+        const bytes = lines * ls;
+        stats.hits += lines;
         runLen += bytes;
         off += bytes;
         this.tick = tick;
@@ -478,10 +479,10 @@ export class DataCache {
       this.drop(victim, old);
     }
     const phys = line * this.lineSize;
-    if (whole) {
-      // Nothing to read.
-    } else if (defer) this.deferFill(victim, phys);
-    else this.ram.read(phys, this.data, this.at[victim] as number, this.lineSize);
+    if (!whole) {
+      if (defer) this.deferFill(victim, phys);
+      else this.ram.read(phys, this.data, this.at[victim] as number, this.lineSize);
+    }
     tags[victim] = line;
     this.dirty[victim] = 0;
     this.present.add(line);
@@ -509,8 +510,9 @@ export class DataCache {
 
   /**
    * fill's RAM read with no observer, waiting in the pending block (cpuCopy's endRun), merged
-   * with it where the slot follows on. Pending fills all belong to one run of cpuCopy, so a slot
-   * one set on in the same way holds the next line: the RAM bytes follow on too.
+   * with it where the slot follows on. The pending fills are of lines one cpuCopy met since its
+   * last flush: consecutive lines in distinct sets (it flushes at set 0). So a slot one set on in
+   * the same way holds the next line, and the RAM bytes follow on too.
    */
   private deferFill(s: number, phys: number): void {
     const at = this.at[s] as number;
